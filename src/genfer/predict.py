@@ -1,0 +1,45 @@
+"""Batched inference of a recognizer on aligned uint8 face crops."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genfer.data.augment import normalize
+
+
+@torch.inference_mode()
+def predict_probs(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    image_size: int | None = None,
+    hflip_tta: bool = False,
+) -> torch.Tensor:
+    """Class probabilities of aligned crops.
+
+    Args:
+        model: a recognizer returning logits (B, K); switched to eval mode.
+        images: (N, C, H, W) uint8 (or float in [0, 1]) aligned face crops.
+        image_size: resize to this side first if the crops differ.
+        hflip_tta: average with the horizontally flipped crop.
+
+    Returns:
+        (N, K) float32 probabilities.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].to(device)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        if image_size and x.shape[-1] != image_size:
+            x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+        x = normalize(x)
+        logits = model(x)
+        if hflip_tta:
+            logits = (logits + model(x.flip(-1))) / 2
+        out.append(logits.float().softmax(-1).cpu())
+    k = getattr(model, "num_classes", 8)
+    return torch.cat(out) if out else torch.zeros(0, k)

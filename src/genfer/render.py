@@ -1,0 +1,115 @@
+"""Drawing results: annotated images (boxes, landmarks, labels) and the HTML report of ``genfer demo``."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from genfer.labels import EMOTIONS
+
+#: One colour per canonical emotion (RGB).
+EMOTION_COLOURS: dict[str, tuple[int, int, int]] = dict(zip(EMOTIONS, [
+    (150, 150, 150), (255, 200, 0), (0, 200, 255), (60, 90, 255),
+    (255, 40, 40), (60, 170, 60), (170, 60, 220), (255, 120, 200),
+]))
+
+
+def annotate(image_rgb: np.ndarray, faces: Sequence) -> Image.Image:
+    """Draw each face's box, 5 landmarks and ``label p`` on a copy of the image.
+
+    Args:
+        image_rgb: (H, W, 3) uint8.
+        faces: :class:`genfer.api.FaceResult` objects.
+    """
+    img = Image.fromarray(image_rgb).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    side = max(img.size)
+    width = max(2, side // 250)
+    font = ImageFont.load_default(size=max(12, side // 40))
+    for f in faces:
+        x, y, w, h = f.box
+        colour = EMOTION_COLOURS.get(f.label, (255, 255, 255))
+        draw.rectangle([x, y, x + w, y + h], outline=colour, width=width)
+        for px, py in f.landmarks or []:
+            r = width + 1
+            draw.ellipse([px - r, py - r, px + r, py + r], fill=(0, 255, 0))
+        text = f"{f.label} {f.probabilities[f.label]:.2f}"
+        tx, ty = x, max(0, y - font.size - 2 * width)
+        box = draw.textbbox((tx, ty), text, font=font)
+        draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=colour)
+        draw.text((tx, ty), text, fill=(0, 0, 0), font=font)
+    return img
+
+
+def image_data_uri(img: Image.Image, *, max_side: int = 640) -> str:
+    """A JPEG ``data:`` URI of ``img`` (downscaled to ``max_side``)."""
+    img = img.copy()
+    img.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="JPEG", quality=88)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def probability_bars(probabilities: dict[str, float]) -> str:
+    """HTML bars, one per emotion, widest for the most likely."""
+    rows = []
+    for name, p in sorted(probabilities.items(), key=lambda kv: -kv[1]):
+        r, g, b = EMOTION_COLOURS.get(name, (128, 128, 128))
+        rows.append(
+            f'<div class="bar"><span class="name">{html.escape(name)}</span>'
+            f'<span class="track"><span class="fill" style="width:{100 * p:.1f}%;background:rgb({r},{g},{b})">'
+            f'</span></span><span class="p">{p:.3f}</span></div>'
+        )
+    return "\n".join(rows)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+.item{display:flex;gap:2em;margin:1.5em 0;padding:1em;border:1px solid #ddd;border-radius:8px}
+.item img{max-width:480px;border-radius:4px}.faces{flex:1}
+.face{margin-bottom:1em}.bar{display:flex;align-items:center;gap:.5em;font-size:13px}
+.name{width:6em}.track{flex:1;background:#eee;height:12px;border-radius:3px;overflow:hidden;display:block}
+.fill{display:block;height:12px}.p{width:3.5em;text-align:right;font-variant-numeric:tabular-nums}
+.note{color:#777;font-size:12px}.error{color:#b00}
+"""
+
+
+def html_report(title: str, sections: list[dict], *, intro: str = "") -> str:
+    """A self-contained HTML page.
+
+    Args:
+        sections: dicts with ``name``, ``image`` (PIL, annotated), ``faces`` (FaceResult list),
+            optional ``error`` and ``extra_html``.
+    """
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p>{intro}</p>"]
+    for sec in sections:
+        faces_html = []
+        for k, f in enumerate(sec.get("faces", [])):
+            note = " (no face detected: whole image used)" if f.source == "whole-image" else ""
+            faces_html.append(f"<div class='face'><b>face {k + 1}: {html.escape(f.label)}</b>"
+                              f"<span class='note'>{note} via {html.escape(f.source)}</span>"
+                              f"{probability_bars(f.probabilities)}</div>")
+        if sec.get("error"):
+            faces_html.append(f"<p class='error'>{html.escape(sec['error'])}</p>")
+        img = f"<img src='{image_data_uri(sec['image'])}' alt='{html.escape(sec['name'])}'>" if sec.get("image") else ""
+        parts.append(f"<div class='item'>{img}<div class='faces'><h3>{html.escape(sec['name'])}</h3>"
+                     f"{''.join(faces_html)}{sec.get('extra_html', '')}</div></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write a text file atomically."""
+    from genfer.train.checkpoint import atomic_write_bytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode())
+    return path
