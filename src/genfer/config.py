@@ -150,7 +150,7 @@ RECOGNIZER_PRESETS: dict[str, TrainConfig] = {
     "cpu": TrainConfig(
         name="cpu",
         model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
-        optim=OptimConfig(epochs=30, batch_size=64, lr=0.1),
+        optim=OptimConfig(epochs=40, batch_size=64, lr=0.1),
     ),
     "paper": TrainConfig(
         name="paper",

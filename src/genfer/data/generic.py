@@ -10,7 +10,7 @@ canonical indices; an empty label means unlabelled (``-1``).
 
 Both return 8 classes when any image is labelled contempt, else 7. Images are sorted by relative path.
 
-The helpers :func:`list_images` and :func:`scan_class_folders` are shared with the dataset-specific
+The helpers :func:`images_in_folder` and :func:`scan_class_folders` are shared with the dataset-specific
 readers that use a class-folder layout (FER2013 image release, CK+48).
 """
 
@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from genfer.data.base import DatasetLayoutError, FaceImages, path_loader, require_path
+from genfer.faces.io import IMAGE_EXTENSIONS
 from genfer.labels import EMOTIONS, SYNONYMS, emotion_index
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"})
-"""File suffixes (lower case) treated as images."""
 
 CONTEMPT = EMOTIONS.index("contempt")
 
@@ -39,7 +38,7 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".") and path.is_file()
 
 
-def list_images(folder: Path) -> list[Path]:
+def images_in_folder(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     return sorted(p for p in folder.iterdir() if is_image_file(p))
 
@@ -69,7 +68,7 @@ def scan_class_folders(base: Path, dataset: str) -> tuple[list[Path], np.ndarray
     items: list[tuple[str, Path, int]] = []
     for d in dirs:
         label = emotion_index(d.name)
-        items.extend((p.relative_to(base).as_posix(), p, label) for p in list_images(d))
+        items.extend((p.relative_to(base).as_posix(), p, label) for p in images_in_folder(d))
     if not items:
         raise DatasetLayoutError(f"{dataset}: no images in the class folders of {base}")
     items.sort(key=lambda t: t[0])

@@ -16,11 +16,14 @@ The backend ``"haar"`` skips the MediaPipe stages; ``"auto"`` uses MediaPipe whe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
+import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import cv2
 import numpy as np
@@ -57,6 +60,16 @@ class Face:
     landmarks: np.ndarray | None = None
     source: str = "mediapipe-short"
     landmarks_source: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "box", tuple(float(v) for v in self.box))
+        object.__setattr__(self, "score", float(self.score))
+        if self.landmarks is not None:
+            lm = np.array(self.landmarks, dtype=np.float32)  # own, read-only copy
+            if lm.shape != (5, 2):
+                raise ValueError(f"landmarks must have shape (5, 2), got {lm.shape}")
+            lm.flags.writeable = False
+            object.__setattr__(self, "landmarks", lm)
 
     @property
     def area(self) -> float:
@@ -108,9 +121,7 @@ def nms(faces: list[Face], *, iou: float = 0.3, containment: float = 0.7) -> lis
     """
     kept: list[Face] = []
     for f in sorted(faces, key=lambda f: -f.score):
-        if all(
-            (o := _iou_and_containment(f.box, k.box))[0] <= iou and o[1] <= containment for k in kept
-        ):
+        if all((o := _iou_and_containment(f.box, k.box))[0] <= iou and o[1] <= containment for k in kept):
             kept.append(f)
     return kept
 
@@ -249,7 +260,7 @@ class FaceDetector:
     # -- stages
 
     def _pad_px(self, image: np.ndarray) -> int:
-        return int(round(self.pad * max(image.shape[:2])))
+        return round(self.pad * max(image.shape[:2]))
 
     def _mediapipe_models(self) -> list[tuple[str, Any]]:
         if self._mp_models is None:
@@ -262,10 +273,13 @@ class FaceDetector:
                 self._use_mediapipe = False
                 return []
             fd = mp.solutions.face_detection
-            self._mp_models = [
-                ("mediapipe-short", fd.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)),
-                ("mediapipe-full", fd.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)),
-            ]
+            with native_stderr_silenced():  # MediaPipe/TFLite print one-time C++ notices at start-up
+                self._mp_models = [
+                    ("mediapipe-short", fd.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)),
+                    ("mediapipe-full", fd.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)),
+                ]
+                for _, model in self._mp_models:
+                    model.process(np.zeros((64, 64, 3), np.uint8))
         return self._mp_models
 
     def _run_mediapipe(self, image: np.ndarray, pad: int) -> list[Face]:
@@ -286,8 +300,13 @@ class FaceDetector:
                     kp = np.array([[k.x * W - pad, k.y * H - pad] for k in kps], dtype=np.float64)
                     landmarks = landmarks_from_keypoints(kp)
                 faces.append(
-                    Face(box=box, score=float(det.score[0]), landmarks=landmarks, source=source,
-                         landmarks_source=None if landmarks is None else "detector")
+                    Face(
+                        box=box,
+                        score=float(det.score[0]),
+                        landmarks=landmarks,
+                        source=source,
+                        landmarks_source=None if landmarks is None else "detector",
+                    )
                 )
         return nms(faces, iou=self.nms_iou)
 
@@ -303,16 +322,20 @@ class FaceDetector:
             for f in self._run_mediapipe(tile, 0):
                 bx, by, bw, bh = f.box
                 cut = (
-                    (x0 > 0 and bx < edge) or (y0 > 0 and by < edge)
-                    or (x1 < w and bx + bw > x1 - x0 - edge) or (y1 < h and by + bh > y1 - y0 - edge)
+                    (x0 > 0 and bx < edge)
+                    or (y0 > 0 and by < edge)
+                    or (x1 < w and bx + bw > x1 - x0 - edge)
+                    or (y1 < h and by + bh > y1 - y0 - edge)
                 )
                 if cut:
                     continue
                 shift = np.array([x0, y0], dtype=np.float32)
-                faces.append(f.replace(
-                    box=(bx + x0, by + y0, bw, bh),
-                    landmarks=None if f.landmarks is None else f.landmarks + shift,
-                ))
+                faces.append(
+                    f.replace(
+                        box=(bx + x0, by + y0, bw, bh),
+                        landmarks=None if f.landmarks is None else f.landmarks + shift,
+                    )
+                )
         return faces
 
     def _haar_models(self) -> list[cv2.CascadeClassifier]:
@@ -337,7 +360,7 @@ class FaceDetector:
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         gray = cv2.equalizeHist(gray)
-        p = int(round(pad * scale))
+        p = round(pad * scale)
         if p:
             gray = cv2.copyMakeBorder(gray, p, p, p, p, cv2.BORDER_CONSTANT, value=_PAD_RGB[0])
         min_side = max(20, int(0.08 * (min(gray.shape) - 2 * p)))
@@ -347,7 +370,7 @@ class FaceDetector:
             rects, counts = clf.detectMultiScale2(
                 gray, scaleFactor=1.1, minNeighbors=min_neighbors, minSize=(min_side, min_side)
             )
-            for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1)):
+            for (x, y, w, h), n in zip(np.asarray(rects).reshape(-1, 4), np.asarray(counts).reshape(-1), strict=True):
                 box = ((x - p) / scale, (y - p) / scale, w / scale, h / scale)
                 faces.append(Face(box=box, score=float(n) / (float(n) + min_neighbors), source="haar"))
         return nms(faces, iou=self.nms_iou)
@@ -355,11 +378,12 @@ class FaceDetector:
 
 def _tile_windows(width: int, height: int, tile: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
     """Overlapping (x0, y0, x1, y1) windows, at most 3 per axis; [] if one window covers it all."""
+
     def spans(n_px: int) -> list[tuple[int, int]]:
         n = min(3, math.ceil(n_px / tile))
         if n < 2:
             return [(0, n_px)]
-        size = min(n_px, int(math.ceil(n_px / n * (1.0 + overlap))))
+        size = min(n_px, math.ceil(n_px / n * (1.0 + overlap)))
         starts = np.linspace(0, n_px - size, n).round().astype(int)
         return [(int(a), int(a) + size) for a in starts]
 
@@ -369,9 +393,27 @@ def _tile_windows(width: int, height: int, tile: int, overlap: float = 0.25) -> 
     return [(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block (hides C++ log lines, e.g. MediaPipe's).
+
+    Python exceptions still propagate; only text written to stderr inside the block is lost.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _import_mediapipe() -> Any:
     try:
-        import mediapipe as mp  # noqa: PLC0415  (heavy import, only when needed)
+        import mediapipe as mp  # heavy import: only when needed
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("mediapipe is not installed (pip install mediapipe==0.10.21)") from err
     return mp

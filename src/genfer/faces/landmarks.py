@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .align import box_matrix, warp_crop
-from .detect import Face, _import_mediapipe
+from .detect import Face, _import_mediapipe, native_stderr_silenced
 from .io import load_image
 
 __all__ = ["FaceLandmarker", "landmarks_for", "template_landmarks"]
@@ -119,12 +119,14 @@ class FaceLandmarker:
     def _mesh_model(self) -> Any:
         if self._mesh is None:
             mp = _import_mediapipe()
-            self._mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True,
-                max_num_faces=3,
-                refine_landmarks=True,
-                min_detection_confidence=self.min_score,
-            )
+            with native_stderr_silenced():  # one-time C++ notices at graph start-up
+                self._mesh = mp.solutions.face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=3,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.min_score,
+                )
+                self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         return self._mesh
 
     def _mesh_landmarks(self, image: np.ndarray, face: Face) -> np.ndarray | None:
@@ -142,7 +144,8 @@ class FaceLandmarker:
         s = size / side
         m = box_matrix(face.box, size, margin=(self.crop_scale - 1.0) / 2.0)
         crop = warp_crop(image, m, size, border="constant")
-        result = model.process(crop)
+        with native_stderr_silenced():  # FaceMesh logs a projection notice on its first face
+            result = model.process(crop)
         best, best_dist = None, np.inf
         for mesh in result.multi_face_landmarks or []:
             pts = _five_points(mesh.landmark) * size
@@ -160,6 +163,7 @@ class FaceLandmarker:
 
 def _five_points(lms: Any) -> np.ndarray:
     """(5, 2) normalised crop coordinates from a FaceMesh landmark list."""
+
     def xy(i: int) -> np.ndarray:
         return np.array([lms[i].x, lms[i].y])
 
