@@ -50,3 +50,26 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("GENFER_CACHE", None)
     else:
         os.environ["GENFER_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny recognizer trained for a few steps on synthetic data: a model folder (``final/``)."""
+    from genfer.config import apply_overrides, preset
+    from genfer.train.recognizer import train_recognizer
+
+    base = tmp_path_factory.mktemp("tiny-model")
+    data = write_class_folders(base / "data", {"train": 12, "valid": 4})
+    cfg = apply_overrides(preset("tiny"), [
+        "data.dataset=folder", f"data.root={data}", "data.val_split=valid", "data.target=label",
+        "data.limit_train=0", "data.limit_val=0", "threads=1", "model.image_size=48"])
+    train_recognizer(cfg, base / "run", progress=False)
+    return base / "run" / "final"
+
+
+@pytest.fixture(scope="session")
+def sample_photo() -> Path:
+    """matplotlib's packaged photo of Grace Hopper (one face)."""
+    from importlib import resources
+
+    return Path(str(resources.files("matplotlib") / "mpl-data" / "sample_data" / "grace_hopper.jpg"))

@@ -155,7 +155,11 @@ class Recognizer:
         else:
             raise ValueError(f"crops must be (N, H, W) or (N, H, W, 3), not {tuple(x.shape)}")
         if x.shape[1] != self.channels:
-            x = x.float().mean(1, keepdim=True) if self.channels == 1 else x.expand(-1, 3, -1, -1)
+            if self.channels == 1:  # ITU-R 601 luma, as OpenCV's RGB2GRAY
+                luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+                x = (x.float() * luma).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+            else:
+                x = x.expand(-1, 3, -1, -1)
         probs = predict_probs(self.loaded.model, x, batch_size=self.batch_size, image_size=self.image_size,
                               hflip_tta=self.hflip_tta)
         return probs.numpy()
