@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genfer.api import Recognizer
+from genfer import Recognizer
 from genfer.train.checkpoint import CheckpointError
 
 

@@ -42,6 +42,9 @@ from genfer.train.metrics_log import MetricsLog
 
 log = logging.getLogger(__name__)
 
+RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
+"""Config keys that may change between a run and its resumption (they do not change what is learnt)."""
+
 
 @dataclass
 class SplitTensors:
@@ -187,9 +190,10 @@ def train_recognizer(
     step, train_seconds = 0, 0.0
     ckpt = latest_checkpoint(run_dir) if resume else None
     if ckpt is not None:
-        saved = load_checkpoint_config(ckpt)
-        if saved != config_dict:
-            diff = sorted(k for k in set(saved) | set(config_dict) if saved.get(k) != config_dict.get(k))
+        saved = {k: v for k, v in load_checkpoint_config(ckpt).items() if k not in RUNTIME_KEYS}
+        wanted = {k: v for k, v in config_dict.items() if k not in RUNTIME_KEYS}
+        if saved != wanted:
+            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
             raise CheckpointError(f"{run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
                                   "use another --out or --no-resume")
         load_into(model, load_state_dict(ckpt / "model.safetensors"), source=str(ckpt))
