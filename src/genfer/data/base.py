@@ -64,6 +64,25 @@ class FaceImages:
         if self.boxes is not None and self.boxes.shape != (n, 4):
             raise ValueError(f"{self.name}: boxes shape {self.boxes.shape} != {(n, 4)}")
 
+    @classmethod
+    def from_files(
+        cls,
+        name: str,
+        classes: tuple[str, ...],
+        paths: Sequence[Path],
+        labels: Sequence[int] | np.ndarray,
+        *,
+        root: Path | None = None,
+        ids: list[str] | None = None,
+        **extra: np.ndarray | None,
+    ) -> "FaceImages":
+        """Images stored one per file; ids default to the paths relative to ``root``."""
+        paths = list(paths)
+        if ids is None:
+            ids = [p.relative_to(root).as_posix() if root else p.name for p in paths]
+        return cls(name=name, classes=classes, labels=np.asarray(labels, np.int64), ids=ids,
+                   loader=path_loader(paths), paths=paths, **extra)
+
     def __len__(self) -> int:
         return len(self.labels)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genfer.data.base import DatasetLayoutError, FaceImages, path_loader, require_path
+from genfer.data.base import DatasetLayoutError, FaceImages, require_path
 from genfer.data.folds import fold_mask, parse_fold_split
 from genfer.data.generic import is_image_file, scan_class_folders
 from genfer.labels import CKPLUS_CODES, EMOTIONS, EMOTIONS_7, NEUTRAL, SYNONYMS
@@ -126,11 +126,6 @@ def load_ckplus(
         keep &= label_arr != CONTEMPT
     idx = np.flatnonzero(keep)
     kept = [paths[i] for i in idx]
-    return FaceImages(
-        name=f"ckplus/{split}",
-        classes=EMOTIONS if include_contempt else EMOTIONS_7,
-        labels=label_arr[idx],
-        ids=[p.relative_to(image_root).as_posix() for p in kept],
-        loader=path_loader(kept),
-        paths=kept,
+    return FaceImages.from_files(
+        f"ckplus/{split}", EMOTIONS if include_contempt else EMOTIONS_7, kept, label_arr[idx], root=image_root,
     )

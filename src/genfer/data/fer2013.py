@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from genfer.data.base import DatasetLayoutError, FaceImages, path_loader, require_path
+from genfer.data.base import DatasetLayoutError, FaceImages, require_path
 from genfer.data.generic import scan_class_folders
 from genfer.labels import EMOTIONS, EMOTIONS_7, FER2013_CODES
 
@@ -142,13 +142,8 @@ def _load_folders(root: Path, split: str) -> FaceImages:
             raise DatasetLayoutError(f"fer2013: no {split}_* images in {base}")
         paths = [paths[i] for i in keep]
         labels = labels[keep]
-    return FaceImages(
-        name=f"fer2013/{split}",
-        classes=EMOTIONS_7,
-        labels=labels,
-        ids=[p.relative_to(root).as_posix() for p in paths],
-        loader=path_loader(paths),
-        paths=paths,
+    return FaceImages.from_files(
+        f"fer2013/{split}", EMOTIONS_7, paths, labels, root=root,
     )
 
 

@@ -89,13 +89,8 @@ def load_image_folder(root: str | Path, split: str | None = None) -> FaceImages:
     if not base.is_dir():
         raise DatasetLayoutError(f"folder: not a directory: {base}")
     paths, labels = scan_class_folders(base, "folder")
-    return FaceImages(
-        name=f"folder/{split}" if split else "folder",
-        classes=_classes_for(labels),
-        labels=labels,
-        ids=[p.relative_to(root).as_posix() for p in paths],
-        loader=path_loader(paths),
-        paths=paths,
+    return FaceImages.from_files(
+        f"folder/{split}" if split else "folder", _classes_for(labels), paths, labels, root=root,
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genfer.data.base import DatasetLayoutError, FaceImages, path_loader, require_path
+from genfer.data.base import DatasetLayoutError, FaceImages, require_path
 from genfer.data.folds import fold_mask, parse_fold_split
 from genfer.data.generic import is_image_file
 from genfer.labels import EMOTIONS, EMOTIONS_7, JAFFE_CODES, NEUTRAL
@@ -74,11 +74,6 @@ def load_jaffe(root: str | Path, split: str = "all", *, include_neutral: bool = 
         keep &= labels != NEUTRAL
     idx = np.flatnonzero(keep)
     kept = [paths[i] for i in idx]
-    return FaceImages(
-        name=f"jaffe/{split}",
-        classes=EMOTIONS_7,
-        labels=labels[idx],
-        ids=[p.relative_to(root).as_posix() for p in kept],
-        loader=path_loader(kept),
-        paths=kept,
+    return FaceImages.from_files(
+        f"jaffe/{split}", EMOTIONS_7, kept, labels[idx], root=root,
     )
