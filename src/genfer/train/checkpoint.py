@@ -30,11 +30,18 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or does not fit the model."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -106,6 +113,7 @@ def save_checkpoint(
     final = run_dir / f"ckpt-{step:09d}"
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".ckpt-{step:09d}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())
         for name, state in modules.items():
             save_state_dict(state, tmp / f"{name}.safetensors")
         torch.save(trainer_state, tmp / "trainer.pt")
