@@ -105,7 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     summary = train_recognizer(cfg, out, resume=not args.no_resume, progress=not args.quiet, max_steps=args.max_steps)
-    print(json.dumps({"run_dir": str(out), **summary}))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
+        print(json.dumps({"run_dir": str(out), **summary}))
     return 0
 
 

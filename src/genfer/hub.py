@@ -78,3 +78,21 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
     """The model card text of a model folder ('' if it has none)."""
     card = resolve_model_folder(name_or_path) / "MODEL_CARD.md"
     return card.read_text() if card.is_file() else ""
+
+
+def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None) -> Path:
+    """Copy a trained model folder (a run's ``final/``) into the package as shipped model ``name``.
+
+    Weights are stored as fp16 when ``half`` (check accuracy is unchanged before shipping); the
+    model card is written separately by hand with the measured figures.
+    """
+    import json
+
+    from genfer.train.checkpoint import save_state_dict
+
+    loaded = load_recognizer(source)
+    dest = (dest_root or models_dir()) / name
+    dest.mkdir(parents=True, exist_ok=True)
+    save_state_dict(loaded.model.state_dict(), dest / "model.safetensors", dtype=torch.float16 if half else None)
+    (dest / "config.json").write_text(json.dumps(json.loads((loaded.folder / "config.json").read_text()), indent=2))
+    return dest

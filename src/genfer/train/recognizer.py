@@ -277,7 +277,8 @@ def train_recognizer(
     checkpoint()
     if info.is_main and step >= total_steps:
         export_model(run_dir / "final", ema.module, cfg)
-    return {"step": step, "total_steps": total_steps, "val_accuracy": val_acc, "train_seconds": train_seconds}
+    return {"step": step, "total_steps": total_steps, "val_accuracy": None if math.isnan(val_acc) else val_acc,
+            "train_seconds": round(train_seconds, 1)}
 
 
 def export_model(folder: Path, model: torch.nn.Module, cfg: TrainConfig, *, half: bool = False) -> Path:
