@@ -60,7 +60,8 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         bar.update(1)
         if not res.readable:
             unreadable.append(res.error)
-        results.append(res.to_dict()) if args.json else None
+        if args.json:
+            results.append(res.to_dict())
         name = Path(res.path).name
         if res.error and not res.faces:
             lines.append(f"{name:<40} {'-':>4} {'(' + res.error + ')'}")
@@ -86,7 +87,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from genfer.config import TrainConfig, apply_overrides, load_config, preset, save_config
+    from genfer.config import TrainConfig, apply_overrides, load_config, preset, save_config, to_dict
     from genfer.train.recognizer import train_recognizer
 
     if args.method != "recognizer":
@@ -100,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = apply_overrides(cfg, [f"threads={args.threads}"])
     out = Path(args.out or f"runs/{cfg.name}")
     if args.print_config:
-        print(json.dumps(__import__("genfer.config", fromlist=["to_dict"]).to_dict(cfg), indent=2))
+        print(json.dumps(to_dict(cfg), indent=2))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
