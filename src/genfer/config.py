@@ -33,6 +33,15 @@ def _check(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_transformer(section: str, dim_name: str, dim: int, depth: int, heads: int, *,
+                       depth_name: str = "depth", heads_name: str = "num_heads") -> None:
+    """Validate a transformer stack with 2D sin-cos position embeddings (dim divisible by heads and 4)."""
+    _check(depth >= 1, f"{section}.{depth_name} must be >= 1, not {depth}")
+    _check(heads >= 1, f"{section}.{heads_name} must be >= 1, not {heads}")
+    _check(dim % heads == 0, f"{section}.{dim_name} {dim} must be divisible by {section}.{heads_name} {heads}")
+    _check(dim % 4 == 0, f"{section}.{dim_name} {dim} must be divisible by 4 (2D sin-cos position embedding)")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Recognizer architecture."""
@@ -304,16 +313,7 @@ class ViTConfig:
             self.image_size >= self.patch_size and self.image_size % self.patch_size == 0,
             f"vit.image_size {self.image_size} must be a positive multiple of vit.patch_size {self.patch_size}",
         )
-        _check(self.depth >= 1, f"vit.depth must be >= 1, not {self.depth}")
-        _check(self.num_heads >= 1, f"vit.num_heads must be >= 1, not {self.num_heads}")
-        _check(
-            self.embed_dim % self.num_heads == 0,
-            f"vit.embed_dim {self.embed_dim} must be divisible by vit.num_heads {self.num_heads}",
-        )
-        _check(
-            self.embed_dim % 4 == 0,
-            f"vit.embed_dim {self.embed_dim} must be divisible by 4 (2D sin-cos position embedding)",
-        )
+        _check_transformer("vit", "embed_dim", self.embed_dim, self.depth, self.num_heads)
         _check(self.mlp_ratio > 0, f"vit.mlp_ratio must be > 0, not {self.mlp_ratio}")
         _check(0 <= self.drop_path < 1, f"vit.drop_path must be in [0, 1), not {self.drop_path}")
 
@@ -338,16 +338,8 @@ class MAEConfig:
     norm_pix: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.decoder_depth >= 1, f"mae.decoder_depth must be >= 1, not {self.decoder_depth}")
-        _check(self.decoder_heads >= 1, f"mae.decoder_heads must be >= 1, not {self.decoder_heads}")
-        _check(
-            self.decoder_dim % self.decoder_heads == 0,
-            f"mae.decoder_dim {self.decoder_dim} must be divisible by mae.decoder_heads {self.decoder_heads}",
-        )
-        _check(
-            self.decoder_dim % 4 == 0,
-            f"mae.decoder_dim {self.decoder_dim} must be divisible by 4 (2D sin-cos position embedding)",
-        )
+        _check_transformer("mae", "decoder_dim", self.decoder_dim, self.decoder_depth, self.decoder_heads,
+                           depth_name="decoder_depth", heads_name="decoder_heads")
         _check(0 < self.mask_ratio < 1, f"mae.mask_ratio must be in (0, 1), not {self.mask_ratio}")
         n = self.encoder.num_patches
         keep = round(n * (1 - self.mask_ratio))
