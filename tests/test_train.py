@@ -11,7 +11,8 @@ import torch
 
 from genfer.config import apply_overrides, preset
 from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
-from genfer.train.recognizer import cosine_with_warmup, train_recognizer
+from genfer.train.loop import cosine_with_warmup
+from genfer.train.recognizer import train_recognizer
 
 
 def tiny_cfg(root: Path, *extra: str):
@@ -85,3 +86,31 @@ def test_ddp_two_processes_match_single_process(tiny_dataset, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)
     start = json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[0])
     assert start["world_size"] == 2
+
+
+def test_init_from_takes_matching_tensors_and_refreshes_the_head(tiny_dataset, tmp_path):
+    """A 7-class run initialised from an 8-class model keeps the trunk and starts a fresh head."""
+    from genfer.config import to_dict
+    from genfer.models.recognizer import build_recognizer
+    from genfer.train.recognizer import initialise_from
+
+    source = tmp_path / "source"
+    train_recognizer(tiny_cfg(tiny_dataset), source, progress=False)
+    cfg7 = tiny_cfg(tiny_dataset, "model.num_classes=7")
+    model = build_recognizer(cfg7.model)
+    fresh = initialise_from(model, str(source / "final"))
+    assert fresh == ["net.fc.bias", "net.fc.weight"]
+    src = load_state_dict(source / "final" / "model.safetensors")
+    torch.testing.assert_close(model.state_dict()["net.conv1.weight"], src["net.conv1.weight"])
+    assert to_dict(cfg7)["init_from"] == ""
+
+
+def test_init_from_another_architecture_is_a_clear_error(tiny_dataset, tmp_path):
+    from genfer.models.recognizer import build_recognizer
+    from genfer.train.recognizer import initialise_from
+
+    source = tmp_path / "source"
+    train_recognizer(tiny_cfg(tiny_dataset), source, progress=False)
+    vit = build_recognizer(tiny_cfg(tiny_dataset, "model.arch=vit", "model.channels=[32]", "model.depth=2").model)
+    with pytest.raises(CheckpointError, match="only 0 of"):
+        initialise_from(vit, str(source / "final"))

@@ -86,26 +86,49 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- train
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from genfer.config import TrainConfig, apply_overrides, load_config, preset, save_config, to_dict
-    from genfer.train.recognizer import train_recognizer
+TRAIN_METHODS = ("recognizer", "mae", "pfvit")
+"""What ``genfer train METHOD`` can train."""
 
-    if args.method != "recognizer":
-        raise UserError(f"unknown training method {args.method!r}; available: recognizer")
-    cfg = load_config(TrainConfig, args.config) if args.config else preset(args.preset)
+
+def _train_method(method: str) -> tuple[type, dict[str, Any], Callable[..., dict[str, Any]]]:
+    """(config class, presets, train function) of a training method."""
+    from genfer import config
+
+    if method == "recognizer":
+        from genfer.train.recognizer import train_recognizer
+
+        return config.TrainConfig, config.RECOGNIZER_PRESETS, train_recognizer
+    if method == "mae":
+        from genfer.train.mae import train_mae
+
+        return config.MAETrainConfig, config.MAE_TRAIN_PRESETS, train_mae
+    if method == "pfvit":
+        from genfer.train.pfvit import train_pfvit
+
+        return config.PFViTTrainConfig, config.PFVIT_PRESETS, train_pfvit
+    raise UserError(f"unknown training method {method!r}; available: {', '.join(TRAIN_METHODS)}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from genfer.config import apply_overrides, load_config, preset, save_config, to_dict
+
+    config_cls, presets, train = _train_method(args.method)
+    cfg = load_config(config_cls, args.config) if args.config else preset(args.preset, presets)
     overrides = list(args.set or [])
     if args.data:
+        if "data" not in to_dict(cfg):
+            raise UserError(f"--data does not apply to {args.method}; set its sources with --set or --config")
         overrides.append(f"data.root={args.data}")
-    cfg = apply_overrides(cfg, overrides)
     if args.threads:
-        cfg = apply_overrides(cfg, [f"threads={args.threads}"])
+        overrides.append(f"threads={args.threads}")
+    cfg = apply_overrides(cfg, overrides)
     out = Path(args.out or f"runs/{cfg.name}")
     if args.print_config:
         print(json.dumps(to_dict(cfg), indent=2))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    summary = train_recognizer(cfg, out, resume=not args.no_resume, progress=not args.quiet, max_steps=args.max_steps)
+    summary = train(cfg, out, resume=not args.no_resume, progress=not args.quiet, max_steps=args.max_steps)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 reports
         print(json.dumps({"run_dir": str(out), **summary}))
     return 0
@@ -211,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recognize)
 
     p = sub.add_parser("train", help="train a model (resumes from OUT's latest checkpoint)")
-    p.add_argument("method", nargs="?", default="recognizer", help="what to train (recognizer)")
-    p.add_argument("--preset", default="cpu", help="named preset: tiny, cpu, paper")
+    p.add_argument("method", nargs="?", default="recognizer", help="what to train: " + ", ".join(TRAIN_METHODS))
+    p.add_argument("--preset", default="cpu", help="named preset (recognizer: tiny, cpu, cpu_fer2013, paper; "
+                                                   "mae, pfvit: tiny, cpu, paper)")
     p.add_argument("--config", help="YAML/JSON config file (instead of a preset)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. optim.lr=0.05 (repeatable)")
     p.add_argument("--data", help="dataset root (default: $GENFER_DATA/<dataset>)")

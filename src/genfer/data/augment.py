@@ -86,6 +86,22 @@ def apply_augment(images: torch.Tensor, p: AugmentParams) -> torch.Tensor:
     return out.clamp_(0.0, 1.0)
 
 
+def augmented_batch(
+    images: torch.Tensor, cfg: AugmentConfig, generator: torch.Generator, *, global_batch: int, local: slice
+) -> torch.Tensor:
+    """This rank's augmented, normalised training batch.
+
+    Args:
+        images: (b, C, H, W) uint8, this rank's ``local`` slice of a global batch of ``global_batch`` images.
+        generator: draws the parameters of the whole global batch (so every rank draws the same ones).
+
+    Returns:
+        (b, C, H, W) float in [-1, 1].
+    """
+    params = sample_params(cfg, global_batch, generator).slice(local)
+    return normalize(apply_augment(images.float().div_(255.0), params))
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """[0, 1] images -> [-1, 1] network input (the convention of every genfer model)."""
     return images * 2.0 - 1.0

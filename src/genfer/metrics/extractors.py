@@ -26,7 +26,7 @@ _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as the recognizer's RGB -> gray conv
 
 def check_signed_unit_range(x: torch.Tensor, what: str, *, tol: float = 1e-3) -> None:
     """Raise ValueError unless every value of ``x`` lies in [-1, 1] (± tol)."""
-    if x.numel() and (float(x.min()) < -1 - tol or float(x.max()) > 1 + tol):
+    if x.numel() and (float(x.detach().min()) < -1 - tol or float(x.detach().max()) > 1 + tol):
         raise ValueError(f"{what} expects images in [-1, 1], got values in [{float(x.min()):.3g}, "
                          f"{float(x.max()):.3g}] (convert [0, 1] images with genfer.data.augment.normalize)")
 

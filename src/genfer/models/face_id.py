@@ -36,6 +36,7 @@ __all__ = [
     "CHIP_SIZE",
     "DLIB_MODEL_FILE",
     "DlibFaceResNet",
+    "FaceIDEmbedder",
     "dlib_model_path",
     "face_chip",
     "face_chip_matrix",
@@ -142,6 +143,32 @@ class DlibFaceResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+class FaceIDEmbedder(nn.Module):
+    """The dlib descriptor of genfer's normalised face crops: the identity metric and PF-ViT's ``fr`` network.
+
+    forward: x (B, 1 or 3, H, W) in [-1, 1] (genfer's convention; grayscale is repeated to RGB) ->
+    (B, 128) descriptors. Inputs are resized to ``size`` (dlib's chips are 150 px; a smaller ``size``
+    is cheaper for training losses, at the cost of exactness) and mapped to 0..255 RGB. Differentiable in x.
+
+    Args:
+        net: a :class:`DlibFaceResNet` (e.g. :func:`load_dlib_face_resnet`).
+        size: side the crops are resized to.
+    """
+
+    def __init__(self, net: DlibFaceResNet, *, size: int = CHIP_SIZE) -> None:
+        super().__init__()
+        self.net = net
+        self.size = size
+        self.num_features = 128
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from genfer.metrics.extractors import match_channels, resize
+
+        rgb = (resize(match_channels(x, 3), self.size) + 1.0) * 127.5
+        feats = self.net.blocks(self.net.stem((rgb - self.net.mean_rgb) / 256.0)).mean(dim=(2, 3))
+        return self.net.forward_head(feats)
 
 
 # --------------------------------------------------------------------------- loading

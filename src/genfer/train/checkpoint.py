@@ -91,6 +91,22 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], *, source
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
+def load_matching(module: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> list[str]:
+    """Initialise ``module`` from ``state`` where names and shapes agree (fine-tuning from another model).
+
+    Returns the names of the module's tensors left as they were (absent from ``state`` or of another
+    shape, e.g. a classifier head with another number of classes). Raises :class:`CheckpointError` when
+    fewer than half of the module's tensors could be taken, which means ``state`` is another architecture.
+    """
+    own = module.state_dict()
+    taken = {k: v.to(own[k].dtype) for k, v in state.items() if k in own and own[k].shape == v.shape}
+    kept = sorted(set(own) - set(taken))
+    if len(taken) * 2 < len(own):
+        raise CheckpointError(f"{source} does not fit the model: only {len(taken)} of {len(own)} tensors match")
+    module.load_state_dict(taken, strict=False)
+    return kept
+
+
 def save_checkpoint(
     run_dir: str | Path,
     step: int,

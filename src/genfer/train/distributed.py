@@ -64,3 +64,19 @@ def barrier(info: DistInfo) -> None:
     """Wait for all ranks (no-op single-process)."""
     if info.enabled:
         dist.barrier()
+
+
+def average_gradients(module: torch.nn.Module, info: DistInfo) -> None:
+    """Average the gradients of ``module``'s parameters over all ranks (no-op single-process).
+
+    What DDP does after backward, for trainers whose networks are called several times per step
+    (GANs), where wrapping each network in DDP does not fit. Every rank runs the same graph, so the same
+    parameters have gradients on every rank; those without one are left alone.
+    """
+    if not info.enabled:
+        return
+    for p in module.parameters():
+        if p.grad is None:
+            continue
+        dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+        p.grad.div_(info.world_size)

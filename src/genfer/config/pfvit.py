@@ -1,0 +1,116 @@
+"""PF-ViT training configs (``genfer train pfvit``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from genfer.config.base import _check
+from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
+from genfer.config.vit import MAE_PRESETS, MAEConfig
+
+
+
+ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
+"""PF-ViT's orthogonality constraint (paper Table 5): ``direct`` on V_e, V_p themselves; ``generic`` and ``fr``
+add the constraint on features of the images G generates from V_e and from V_p, computed by a frozen
+generic network (genfer's shipped recognizer) or a face-recognition network (the dlib ResNet port)."""
+
+
+@dataclass(frozen=True)
+class PFViTModelConfig:
+    """PF-ViT's architecture: E and G/D sizes from an MAE config, the separator, C's classes.
+
+    ``fr_size`` is the side generated crops are resized to for the dlib network (its chips are 150 px;
+    smaller is cheaper and must stay >= 112). ``generic_model`` names the frozen network of ``generic``.
+    """
+
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    num_classes: int = 8
+    neutral: int = 0
+    se_reduction: int = 16
+    orthogonality: str = "fr"
+    fr_size: int = 150
+    generic_model: str = "fer-resnet18s-48"
+
+    def __post_init__(self) -> None:
+        _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
+        _check(0 <= self.neutral < self.num_classes, "model.neutral must index a class")
+        _check(self.se_reduction >= 1, "model.se_reduction must be >= 1")
+        _check(self.orthogonality in ORTHOGONALITY_OPTIONS,
+               f"model.orthogonality must be one of {', '.join(ORTHOGONALITY_OPTIONS)}, not {self.orthogonality!r}")
+        _check(self.fr_size >= 112, f"model.fr_size must be >= 112 (dlib's network), not {self.fr_size}")
+
+
+@dataclass(frozen=True)
+class PFViTLossWeights:
+    """Weights of PF-ViT's loss terms, balanced by their magnitudes (the paper: "roughly balance")."""
+
+    emo: float = 1.0
+    rec: float = 1.0
+    adv: float = 1.0
+    ortho: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check(all(w >= 0 for w in (self.emo, self.rec, self.adv, self.ortho)), "loss weights must be >= 0")
+
+
+PFVIT_OPTIM = OptimConfig(optimizer="adam", lr=2e-5, weight_decay=0.0, betas=(0.9, 0.999), epochs=100,
+                          batch_size=32, warmup_epochs=0.0, label_smoothing=0.0, ema_decay=0.0)
+"""E, S, G, C: Adam, learning rate 2e-5 (paper Sec. 4.2)."""
+
+PFVIT_DISC_OPTIM = replace(PFVIT_OPTIM, lr=1e-4, betas=(0.5, 0.999))
+"""D: Adam, learning rate 1e-4, betas (0.5, 0.999) (paper Sec. 4.2)."""
+
+
+@dataclass(frozen=True)
+class PFViTTrainConfig:
+    """A PF-ViT training run (``genfer train pfvit``).
+
+    ``init_from`` is an MAE run's ``final/`` folder (or checkpoint): E, G and D start from its weights, as
+    in the paper; empty starts from scratch (an ablation). ``optim.epochs``/``batch_size``/schedule apply to
+    both optimisers; ``disc_optim`` sets D's learning rate and betas.
+    """
+
+    name: str = "pfvit"
+    seed: int = 0
+    threads: int = 0
+    checkpoint_minutes: float = 5.0
+    keep_checkpoints: int = 2
+    eval_every_epochs: float = 1.0
+    init_from: str = ""
+    model: PFViTModelConfig = field(default_factory=PFViTModelConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(target="label"))
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    weights: PFViTLossWeights = field(default_factory=PFViTLossWeights)
+    optim: OptimConfig = field(default_factory=lambda: PFVIT_OPTIM)
+    disc_optim: OptimConfig = field(default_factory=lambda: PFVIT_DISC_OPTIM)
+    grid_images: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.checkpoint_minutes > 0, "checkpoint_minutes must be > 0")
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
+        _check(self.grid_images >= 0, "grid_images must be >= 0")
+
+
+PFVIT_PRESETS: dict[str, PFViTTrainConfig] = {
+    "tiny": PFViTTrainConfig(
+        name="pfvit-tiny", checkpoint_minutes=0.05, grid_images=4,
+        model=PFViTModelConfig(mae=MAE_PRESETS["tiny"], orthogonality="direct", se_reduction=4),
+        data=DataConfig(target="label", limit_train=64, limit_val=32),
+        optim=replace(PFVIT_OPTIM, epochs=2, batch_size=16, lr=1e-3),
+        disc_optim=replace(PFVIT_DISC_OPTIM, epochs=2, batch_size=16, lr=1e-3),
+    ),
+    "cpu": PFViTTrainConfig(
+        name="pfvit-cpu", init_from="runs/mae-cpu/final",
+        model=PFViTModelConfig(mae=MAE_PRESETS["cpu"], fr_size=112),
+        optim=replace(PFVIT_OPTIM, epochs=10, batch_size=32),
+        disc_optim=replace(PFVIT_DISC_OPTIM, epochs=10, batch_size=32),
+    ),
+    # The paper: ViT-B/16 at 224 px, 3 channels, MAE-initialised, FR-network orthogonality, 100 epochs, batch 32.
+    "paper": PFViTTrainConfig(
+        name="pfvit-paper", init_from="runs/mae-paper/final",
+        model=PFViTModelConfig(mae=MAE_PRESETS["paper"]),
+        augment=AugmentConfig(rotate_deg=0.0, brightness=0.0, contrast=0.0, erase_prob=0.0),
+    ),
+}
+

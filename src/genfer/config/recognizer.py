@@ -1,0 +1,157 @@
+"""Recognizer configs (``genfer train``) and the building blocks other methods reuse: data, augmentation,
+optimiser sections.
+
+Presets (``RECOGNIZER_PRESETS``):
+  ``tiny``         seconds-long runs for tests;
+  ``cpu``          the shipped recognizer: trains on 2 CPU cores in the background;
+  ``cpu_fer2013``  the shipped recognizer fine-tuned on FER2013's original 7-class labels;
+  ``paper``        a larger ResNet-18 at 64 px for users with a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from genfer.config.base import _check
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Recognizer architecture."""
+
+    arch: str = "resnet"
+    depth: int = 18
+    channels: tuple[int, ...] = (64, 128, 256, 512)
+    stem_stride: int = 2
+    patch_size: int = 6
+    norm: str = "batch"
+    in_chans: int = 1
+    image_size: int = 48
+    num_classes: int = 8
+    drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.arch in ("resnet", "vit"), f"model.arch must be 'resnet' or 'vit', not {self.arch!r}")
+        _check(self.norm in ("batch", "group"), f"model.norm must be 'batch' or 'group', not {self.norm!r}")
+        _check(self.in_chans in (1, 3), f"model.in_chans must be 1 or 3, not {self.in_chans}")
+        _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
+        _check(16 <= self.image_size <= 512, f"model.image_size {self.image_size} out of range 16..512")
+        _check(self.arch != "resnet" or len(self.channels) == 4, "model.channels needs 4 stage widths for resnet")
+        _check(self.stem_stride in (1, 2), f"model.stem_stride must be 1 or 2, not {self.stem_stride}")
+        _check(0 <= self.drop_rate < 1, "model.drop_rate must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to train and validate on. ``root`` empty means ``$GENFER_DATA/<dataset>``."""
+
+    dataset: str = "ferplus"
+    root: str = ""
+    train_split: str = "train"
+    val_split: str = "valid"
+    label_source: str = "majority"
+    target: str = "votes"
+    limit_train: int = 0
+    limit_val: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.target in ("votes", "label"), f"data.target must be 'votes' or 'label', not {self.target!r}")
+        _check(self.limit_train >= 0 and self.limit_val >= 0, "data.limit_* must be >= 0")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batched on-the-fly augmentation (see :mod:`genfer.data.augment`)."""
+
+    hflip: bool = True
+    rotate_deg: float = 10.0
+    scale: float = 0.1
+    shift: float = 0.08
+    brightness: float = 0.3
+    contrast: float = 0.3
+    erase_prob: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.erase_prob <= 1, "augment.erase_prob must be in [0, 1]")
+        _check(self.rotate_deg >= 0 and self.scale >= 0 and self.shift >= 0, "augment ranges must be >= 0")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser, schedule and regularisation."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    epochs: float = 30.0
+    batch_size: int = 64
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    ema_decay: float = 0.999
+    grad_clip: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+
+    def __post_init__(self) -> None:
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two values in [0, 1)")
+        _check(self.optimizer in ("sgd", "adamw", "adam"), f"optim.optimizer must be 'sgd', 'adam' or 'adamw', not {self.optimizer!r}")
+        _check(self.lr > 0, "optim.lr must be > 0")
+        _check(self.epochs > 0, "optim.epochs must be > 0")
+        _check(self.batch_size > 0, "optim.batch_size must be > 0")
+        _check(0 <= self.label_smoothing < 1, "optim.label_smoothing must be in [0, 1)")
+        _check(0 <= self.ema_decay < 1, "optim.ema_decay must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A recognizer training run.
+
+    ``init_from`` (a shipped model name or a model/checkpoint folder) starts a new run from that model's
+    weights; tensors whose shape differs (e.g. a head with another number of classes) start fresh.
+    """
+
+    name: str = "recognizer"
+    seed: int = 0
+    threads: int = 0
+    checkpoint_minutes: float = 5.0
+    eval_every_epochs: float = 1.0
+    keep_checkpoints: int = 2
+    init_from: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.checkpoint_minutes > 0, "checkpoint_minutes must be > 0")
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
+        _check(self.threads >= 0, "threads must be >= 0 (0 = torch default)")
+
+
+RECOGNIZER_PRESETS: dict[str, TrainConfig] = {
+    "tiny": TrainConfig(
+        name="tiny",
+        checkpoint_minutes=0.05,
+        model=ModelConfig(depth=10, channels=(8, 16, 16, 32), image_size=32),
+        data=DataConfig(limit_train=256, limit_val=128),
+        optim=OptimConfig(epochs=2, batch_size=32, lr=0.05, warmup_epochs=0.5, ema_decay=0.9),
+    ),
+    "cpu": TrainConfig(
+        name="cpu",
+        model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
+        optim=OptimConfig(epochs=40, batch_size=64, lr=0.1),
+    ),
+    # The FER2013-label recognizer: the shipped FERPlus model fine-tuned on FER2013's original 7-class labels of
+    # the same training images, validated on PublicTest (= FER2013Valid with those labels).
+    "cpu_fer2013": TrainConfig(
+        name="cpu_fer2013",
+        init_from="fer-resnet18s-48",
+        model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, num_classes=7),
+        data=DataConfig(label_source="fer2013", target="label"),
+        optim=OptimConfig(epochs=16, batch_size=64, lr=0.03, warmup_epochs=0.5),
+    ),
+    "paper": TrainConfig(
+        name="paper",
+        model=ModelConfig(depth=18, channels=(64, 128, 256, 512), image_size=64, drop_rate=0.2),
+        optim=OptimConfig(epochs=60, batch_size=128, lr=0.1),
+    ),
+}

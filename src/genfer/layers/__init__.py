@@ -1,0 +1,1 @@
+"""Reusable network blocks (StyleGAN2 layers, ...); one module per family."""

@@ -1,0 +1,261 @@
+"""PF-ViT: the poker-face Vision Transformer (Li, Nie, Guo, Hong, Wang).
+
+Components (paper Sec. 3.2, Fig. 2), all built from genfer's MAE parts so they start from MAE weights:
+
+- **E** encoder: a :class:`~genfer.models.vit.ViT` (copy of the MAE encoder); ``z = E(x)``, (B, 1+N, L) (Eq. 1).
+- **S** token separator: a squeeze-and-excitation block on ``z`` giving an element-wise selection mask
+  ``σ(S(z))`` in [0, 1]^(1×L) per image, shared by all tokens; ``V_e = z ⊙ σ(S(z))`` and
+  ``V_p = z ⊙ (1 − σ(S(z)))`` (Eq. 2).
+- **G** generator: a copy of the MAE decoder whose input is the cross-fusion ``MCA(m + E_pos, V, V)``
+  (Eq. 3): one multi-head cross-attention block with the mask tokens plus fixed 2D sin-cos position
+  embeddings as queries and the (embedded) tokens ``V`` as keys and values; ``V = V_e + V_p`` gives the
+  reconstruction x̂, ``V = V_p`` the poker face x̃, and ``V = V_e`` the "emotion" image of Fig. 3.
+- **D** discriminator: a decoder-sized ViT (patch embedding as the encoder's, then the MAE decoder's
+  embedding and blocks) with ``K + 1`` outputs on its [CLS] token: K emotion units and a real/fake unit.
+- **C** classifier: one linear layer on the [CLS] token of ``V_e`` (Eq. 4).
+
+Inference runs E → S → C only (:meth:`PFViT.forward`). Images are genfer's normalised [-1, 1] crops;
+the generator outputs patch values in the same space (:meth:`PFViT.generate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from genfer.models.mae import MAEDecoder, MaskedAutoencoder, unpatchify
+from genfer.models.vit import ViT, init_vit_weights, sincos_pos_embed_2d, transformer_blocks
+
+
+class SqueezeExcitation(nn.Module):
+    """The token separator S: squeeze over tokens, excite channels (Hu et al.'s SE block).
+
+    ``S(z) = W2 · ReLU(W1 · mean_tokens(z) + b1) + b2``; the selection mask is ``σ(S(z))``.
+
+    Args:
+        dim: token width L.
+        reduction: SE reduction ratio r (hidden width ``max(8, L // r)``).
+    """
+
+    def __init__(self, *, dim: int, reduction: int = 16) -> None:
+        super().__init__()
+        hidden = max(8, dim // reduction)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, T, L) tokens -> (B, 1, L) logits S(z) (apply a sigmoid for the mask)."""
+        return self.fc2(torch.relu(self.fc1(z.mean(dim=1, keepdim=True))))
+
+
+class CrossFusion(nn.Module):
+    """MCA: one pre-norm transformer block whose attention takes queries from one sequence and keys and
+    values from another (multi-head cross-attention), followed by the usual MLP.
+
+    Args:
+        dim: width of queries and (already embedded) keys/values.
+        num_heads: attention heads.
+        mlp_ratio: MLP hidden width / dim.
+    """
+
+    def __init__(self, *, dim: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
+        super().__init__()
+        from timm.layers import Mlp
+
+        self.norm_q = nn.LayerNorm(dim, eps=1e-6)
+        self.norm_kv = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
+        self.norm_mlp = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """queries: (B, Q, d), tokens: (B, T, d) -> (B, Q, d)."""
+        kv = self.norm_kv(tokens)
+        x = queries + self.attn(self.norm_q(queries), kv, kv, need_weights=False)[0]
+        return x + self.mlp(self.norm_mlp(x))
+
+
+class PokerFaceGenerator(nn.Module):
+    """G with its cross-fusion input: ``G(MCA(m + E_pos, V, V))`` (Eq. 3), built on an :class:`MAEDecoder`.
+
+    The keys/values are the tokens ``V`` (B, 1+N, L) mapped by the decoder's embedding to its width plus
+    the decoder's position embeddings; the queries are the decoder's mask token plus position
+    embeddings. The fused patch tokens, preceded by the embedded [CLS] of ``V``, go through the decoder's
+    blocks, norm and pixel head.
+    """
+
+    def __init__(self, *, decoder: MAEDecoder, mca_heads: int | None = None) -> None:
+        super().__init__()
+        self.decoder = decoder
+        self.fusion = CrossFusion(dim=decoder.decoder_dim, num_heads=mca_heads or decoder.blocks[0].attn.num_heads)
+        init_vit_weights(self.fusion)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, 1+N, L) -> (B, N, p*p*C) predicted patches."""
+        kv = self.decoder.embed(tokens) + self.decoder.pos_embed
+        fused = self.fusion(self.decoder.mask_queries(tokens.shape[0]), kv)
+        return self.decoder.decode(torch.cat([kv[:, :1], fused], dim=1))
+
+
+class TokenDiscriminator(nn.Module):
+    """D: a decoder-sized ViT with ``K + 1`` outputs (K emotions, then real/fake) on its [CLS] token.
+
+    Patches are embedded as the encoder does (``patch_embed``, width L), mapped to the decoder width by a
+    linear layer (``embed``), given fixed 2D sin-cos positions and a [CLS] token, then run through
+    ``depth`` blocks. :meth:`load_from_mae` copies the MAE's patch embedding and decoder embedding/blocks.
+
+    Args:
+        image_size, patch_size, in_chans: input geometry.
+        encoder_dim: L (width of the patch embedding).
+        dim, depth, num_heads, mlp_ratio: decoder size.
+        num_classes: K.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        patch_size: int,
+        in_chans: int,
+        encoder_dim: int,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        num_classes: int,
+    ) -> None:
+        super().__init__()
+        from timm.layers import PatchEmbed
+
+        self.patch_embed = PatchEmbed(img_size=image_size, patch_size=patch_size, in_chans=in_chans,
+                                      embed_dim=encoder_dim)
+        self.embed = nn.Linear(encoder_dim, dim)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        grid = image_size // patch_size
+        self.register_buffer("pos_embed", sincos_pos_embed_2d(dim, grid, cls_token=True).unsqueeze(0), persistent=False)
+        self.blocks = transformer_blocks(dim=dim, depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, num_classes + 1)
+        init_vit_weights(self)
+        nn.init.normal_(self.cls_token, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) in [-1, 1] -> (B, K + 1) logits."""
+        t = self.embed(self.patch_embed(x))
+        t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_embed
+        return self.head(self.norm(self.blocks(t))[:, 0])
+
+    @torch.no_grad()
+    def load_from_mae(self, mae: MaskedAutoencoder) -> None:
+        """Copy the MAE encoder's patch embedding and the MAE decoder's embedding and blocks."""
+        self.patch_embed.load_state_dict(mae.encoder.patch_embed.state_dict())
+        self.embed.load_state_dict(mae.decoder.embed.state_dict())
+        self.blocks.load_state_dict(mae.decoder.blocks.state_dict())
+        self.norm.load_state_dict(mae.decoder.norm.state_dict())
+
+
+@dataclass
+class Separation:
+    """E and S applied to a batch.
+
+    z: (B, 1+N, L) encoder tokens; mask: (B, 1, L) σ(S(z)); v_e, v_p: (B, 1+N, L) V_e and V_p;
+    logits: (B, K) C(V_e) on the [CLS] token.
+    """
+
+    z: torch.Tensor
+    mask: torch.Tensor
+    v_e: torch.Tensor
+    v_p: torch.Tensor
+    logits: torch.Tensor
+
+
+class PFViT(nn.Module):
+    """The PF-ViT model: E, S, G, D, C (see the module docstring).
+
+    Args:
+        encoder: E (a ViT without head).
+        decoder: the MAE decoder G is built on.
+        num_classes: K.
+        se_reduction: the separator's SE reduction ratio.
+        disc_depth: D's depth (default: the decoder's).
+        with_generator: build G (False for a recognition-only model: E, S, C).
+        with_discriminator: build D (only training needs it).
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: ViT,
+        decoder: MAEDecoder,
+        num_classes: int,
+        se_reduction: int = 16,
+        disc_depth: int | None = None,
+        with_generator: bool = True,
+        with_discriminator: bool = True,
+    ) -> None:
+        super().__init__()
+        if encoder.num_classes:
+            raise ValueError("PF-ViT's encoder must have no head (num_classes=0); C is separate")
+        self.encoder = encoder
+        self.separator = SqueezeExcitation(dim=encoder.embed_dim, reduction=se_reduction)
+        self.generator = PokerFaceGenerator(decoder=decoder) if with_generator else None
+        self.discriminator = TokenDiscriminator(
+            image_size=encoder.image_size, patch_size=encoder.patch_size, in_chans=encoder.in_chans,
+            encoder_dim=encoder.embed_dim, dim=decoder.decoder_dim, depth=disc_depth or len(decoder.blocks),
+            num_heads=decoder.blocks[0].attn.num_heads, num_classes=num_classes,
+        ) if with_discriminator else None
+        self.classifier = nn.Linear(encoder.embed_dim, num_classes)
+        nn.init.trunc_normal_(self.classifier.weight, std=0.02)
+        nn.init.zeros_(self.classifier.bias)
+        self.num_classes = num_classes
+        self.num_features = encoder.embed_dim
+        self.patch_size = encoder.patch_size
+
+    # ------------------------------------------------------------------ E, S, C
+
+    def separate(self, x: torch.Tensor) -> Separation:
+        """x: (B, C, H, W) -> :class:`Separation` (E, S and C)."""
+        z = self.encoder.forward_features(x)
+        mask = torch.sigmoid(self.separator(z))
+        v_e, v_p = z * mask, z * (1 - mask)
+        return Separation(z=z, mask=mask, v_e=v_e, v_p=v_p, logits=self.classifier(v_e[:, 0]))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, L) the [CLS] token of V_e."""
+        z = self.encoder.forward_features(x)
+        return (z * torch.sigmoid(self.separator(z)))[:, 0]
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (B, L) -> logits (B, K)."""
+        return self.classifier(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference, E → S → C: x (B, C, H, W) -> logits (B, K) (Eq. 4)."""
+        return self.forward_head(self.forward_features(x))
+
+    # ------------------------------------------------------------------ G
+
+    def generate(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, 1+N, L) (V_e + V_p, V_p or V_e) -> images (B, C, H, W) from G."""
+        if self.generator is None:
+            raise RuntimeError("this PF-ViT was built without its generator (recognition only)")
+        return unpatchify(self.generator(tokens), self.patch_size)
+
+    @classmethod
+    def from_mae(cls, mae: MaskedAutoencoder, *, num_classes: int, se_reduction: int = 16) -> "PFViT":
+        """PF-ViT whose E, G and D start from a (pretrained) MAE; its modules are copied, not shared."""
+        import copy
+
+        model = cls(encoder=copy.deepcopy(mae.encoder), decoder=copy.deepcopy(mae.decoder), num_classes=num_classes,
+                    se_reduction=se_reduction)
+        model.discriminator.load_from_mae(mae)
+        return model
+
+    def state_dict_without(self, *prefixes: str) -> dict[str, torch.Tensor]:
+        """The state dict minus the tensors under ``prefixes`` (e.g. ``"discriminator."`` for shipping)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(prefixes)}
+
+
+__all__ = ["CrossFusion", "PFViT", "PokerFaceGenerator", "Separation", "SqueezeExcitation", "TokenDiscriminator"]

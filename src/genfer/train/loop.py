@@ -1,0 +1,339 @@
+"""The loop every genfer trainer shares: resume, step, log, checkpoint, stop cleanly.
+
+A trainer builds its modules and optimisers, then hands them to :class:`TrainingRun` with a step
+function. The run
+
+- resumes from ``run_dir/latest`` when asked (the saved config must equal the current one, apart from
+  runtime-only keys such as ``threads``), restoring module weights, optimiser and scheduler state, the
+  torch RNG, the step counter and the training time;
+- calls ``step_fn(step)`` for each global step and writes its scalars to ``metrics.jsonl`` every
+  ``log_every`` steps, with a progress bar;
+- runs periodic hooks (evaluation, sample grids) on rank 0;
+- checkpoints atomically every ``checkpoint_minutes``, on SIGTERM/SIGINT and at the end.
+
+Randomness is the trainer's business: step functions seed their draws from the step number (see
+:func:`step_generator`), which is what makes a resumed run continue exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from genfer.train.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    load_checkpoint_config,
+    load_into,
+    load_state_dict,
+    load_trainer_state,
+    save_checkpoint,
+)
+from genfer.train.distributed import DistInfo
+from genfer.train.metrics_log import MetricsLog
+
+log = logging.getLogger(__name__)
+
+RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
+"""Config keys that may change between a run and its resumption (they do not change what is learnt)."""
+
+
+def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up to 1, then cosine decay to 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """The sample order of ``epoch`` (identical on every rank)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """Generator for the random draws of global step ``step`` (``stream`` separates independent draws)."""
+    return torch.Generator().manual_seed((seed + 1) * 2_147_483_647 + step + stream * 1_000_000_007)
+
+
+def run_summary(loop_summary: dict[str, Any], *metrics: str) -> dict[str, Any]:
+    """What a trainer returns: step, total steps, training seconds and the last value of each metric
+    named (``None`` if it was never measured or is NaN)."""
+    out = {k: loop_summary[k] for k in ("step", "total_steps", "train_seconds")}
+    for name in metrics:
+        value = loop_summary.get(name)
+        out[name] = None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    return out
+
+
+def setup_process(*, threads: int, seed: int, dist_info: DistInfo | None = None) -> DistInfo:
+    """Join torchrun's process group if launched under it, set the thread count (0: torch's default) and
+    the torch seed of model initialisation; returns this process's rank/world/device."""
+    from genfer.train.distributed import init_distributed
+
+    info = dist_info or init_distributed()
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    return info
+
+
+@dataclass
+class BatchPlan:
+    """How a run walks ``n`` training samples: global batches split over ranks, epochs, total steps.
+
+    Step ``s`` of epoch ``e = s // steps_per_epoch`` takes the next ``global_batch`` samples of the epoch's
+    permutation (:func:`epoch_permutation`, identical on every rank); each rank keeps its contiguous
+    ``local`` slice of them.
+    """
+
+    n: int
+    global_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    rank: int = 0
+    world_size: int = 1
+    seed: int = 0
+    _order: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def make(cls, *, n: int, batch_size: int, epochs: float, warmup_epochs: float, seed: int,
+             info: DistInfo) -> "BatchPlan":
+        """Plan a run; a batch that does not split over the ranks, or a dataset smaller than a batch, is an error."""
+        if batch_size % info.world_size:
+            raise ValueError(f"batch_size {batch_size} is not divisible by the {info.world_size} processes")
+        steps_per_epoch = n // batch_size
+        if steps_per_epoch == 0:
+            raise ValueError(f"the training set has {n} images, fewer than one batch of {batch_size}")
+        return cls(n=n, global_batch=batch_size, steps_per_epoch=steps_per_epoch,
+                   total_steps=max(1, math.ceil(epochs * steps_per_epoch)),
+                   warmup_steps=int(warmup_epochs * steps_per_epoch), rank=info.rank, world_size=info.world_size,
+                   seed=seed)
+
+    @property
+    def local(self) -> slice:
+        """This rank's slice of a global batch."""
+        size = self.global_batch // self.world_size
+        return slice(self.rank * size, (self.rank + 1) * size)
+
+    def indices(self, step: int) -> torch.Tensor:
+        """(local batch,) sample indices of this rank at global step ``step``."""
+        epoch, within = divmod(step, self.steps_per_epoch)
+        if epoch not in self._order:
+            self._order.clear()
+            self._order[epoch] = epoch_permutation(self.seed, epoch, self.n)
+        return self._order[epoch][within * self.global_batch : (within + 1) * self.global_batch][self.local]
+
+    def epoch(self, step: int) -> float:
+        """Epochs completed after ``step`` steps."""
+        return step / self.steps_per_epoch
+
+    def every(self, epochs: float) -> int:
+        """Steps in ``epochs`` epochs (at least 1), e.g. an evaluation interval."""
+        return max(1, int(epochs * self.steps_per_epoch))
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT so the loop checkpoints and exits cleanly."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopFlag":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def _handle(self, *_: Any) -> None:
+        self.raised = True
+
+    def __exit__(self, *_: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class Hook:
+    """``fn(step) -> dict of scalars`` run on rank 0 every ``every`` steps and at the last step."""
+
+    every: int
+    fn: Callable[[int], dict[str, Any]]
+    event: str = "eval"
+
+
+@dataclass
+class TrainingRun:
+    """Resumable, checkpointed training state and loop.
+
+    Args:
+        run_dir: output folder (``ckpt-*``, ``latest``, ``metrics.jsonl``).
+        config: the resolved run config as plain data (saved in every checkpoint).
+        modules: name -> module, each saved as ``<name>.safetensors`` (e.g. ``model``, ``ema``).
+        optimizers: name -> optimiser.
+        schedulers: name -> LR scheduler.
+        info: rank / world size / device.
+        name: progress-bar label.
+        checkpoint_minutes: wall-clock interval between checkpoints.
+        keep: checkpoints kept.
+        progress: show a progress bar (rank 0 only).
+    """
+
+    run_dir: Path
+    config: dict[str, Any]
+    modules: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    info: DistInfo
+    schedulers: dict[str, Any] = field(default_factory=dict)
+    name: str = "train"
+    checkpoint_minutes: float = 5.0
+    keep: int = 2
+    progress: bool = True
+    step: int = 0
+    train_seconds: float = 0.0
+    extra_state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.info.is_main else None)
+
+    # ------------------------------------------------------------------ state
+
+    def resume(self) -> bool:
+        """Load ``run_dir``'s latest checkpoint if there is one; ``True`` if it did."""
+        ckpt = latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            return False
+        saved = {k: v for k, v in load_checkpoint_config(ckpt).items() if k not in RUNTIME_KEYS}
+        wanted = {k: v for k, v in self.config.items() if k not in RUNTIME_KEYS}
+        if saved != wanted:
+            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+            raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
+                                  "use another --out or --no-resume")
+        for name, module in self.modules.items():
+            load_into(module, load_state_dict(ckpt / f"{name}.safetensors"), source=str(ckpt))
+        state = load_trainer_state(ckpt)
+        for key, group in (("optimizers", self.optimizers), ("schedulers", self.schedulers)):
+            saved_states = state.get(key, {})
+            missing = sorted(set(group) - set(saved_states))
+            if missing:
+                raise CheckpointError(f"checkpoint {ckpt} has no state for {key[:-1]} {missing[0]!r}")
+            for name, obj in group.items():
+                obj.load_state_dict(saved_states[name])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.train_seconds = int(state["step"]), float(state["train_seconds"])
+        self.extra_state = dict(state.get("extra", {}))
+        if self.info.is_main:
+            log.info("resumed %s at step %d", ckpt, self.step)
+        return True
+
+    def checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current state (rank 0 only)."""
+        if not self.info.is_main:
+            return None
+        return save_checkpoint(
+            self.run_dir, self.step,
+            modules={name: m.state_dict() for name, m in self.modules.items()},
+            trainer_state={
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "torch_rng": torch.get_rng_state(), "step": self.step,
+                "train_seconds": self.train_seconds, "extra": self.extra_state,
+            },
+            config=self.config, keep=self.keep,
+        )
+
+    # ------------------------------------------------------------------ loop
+
+    def loop(
+        self,
+        step_fn: Callable[[int], dict[str, float]],
+        *,
+        total_steps: int,
+        max_steps: int | None = None,
+        hooks: list[Hook] | tuple[Hook, ...] = (),
+        log_every: int = 50,
+        start_info: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Run ``step_fn(step)`` (which returns scalars to log) from the current step to the end.
+
+        Args:
+            step_fn: one optimisation step at global step ``step`` (0-based); returns loggable scalars.
+            total_steps: steps of the whole run.
+            max_steps: stop (with a checkpoint) after this global step, e.g. to split a run.
+            hooks: periodic rank-0 callbacks whose scalars are logged under their ``event``.
+            start_info: extra fields of the ``start`` metrics record.
+
+        Returns:
+            ``step``, ``total_steps``, ``train_seconds``, ``finished`` and the last value of each hook scalar.
+        """
+        from tqdm import tqdm
+
+        main = self.info.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.metrics.write(event="start", step=self.step, total_steps=total_steps,
+                               world_size=self.info.world_size, **(start_info or {}))
+        stop_at = total_steps if max_steps is None else min(total_steps, max_steps)
+        bar = tqdm(total=total_steps, initial=self.step, disable=not (self.progress and main), unit="step",
+                   desc=self.name)
+        last: dict[str, Any] = {}
+        last_ckpt = time.monotonic()
+        with StopFlag() as stop:
+            while self.step < stop_at:
+                t0 = time.perf_counter()
+                scalars = step_fn(self.step)
+                self.step += 1
+                self.train_seconds += time.perf_counter() - t0
+                bar.update(1)
+                if main and (self.step % log_every == 0 or self.step == stop_at):
+                    shown = {k: round(float(v), 5) for k, v in scalars.items()}
+                    self.metrics.write(event="train", step=self.step, **shown,
+                                       train_seconds=round(self.train_seconds, 1))
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in list(shown.items())[:3]})
+                for hook in hooks:
+                    if main and (self.step % hook.every == 0 or self.step == total_steps):
+                        out = hook.fn(self.step)
+                        last.update(out)
+                        self.metrics.write(event=hook.event, step=self.step, **out,
+                                           train_seconds=round(self.train_seconds, 1))
+                if stop.raised or (main and time.monotonic() - last_ckpt > self.checkpoint_minutes * 60):
+                    self.checkpoint()
+                    last_ckpt = time.monotonic()
+                if stop.raised:
+                    log.warning("stopped by signal at step %d; resume with the same command", self.step)
+                    break
+        bar.close()
+        self.checkpoint()
+        return {"step": self.step, "total_steps": total_steps, "train_seconds": round(self.train_seconds, 1),
+                "finished": self.step >= total_steps, **last}
+
+
+__all__ = [
+    "BatchPlan",
+    "Hook",
+    "RUNTIME_KEYS",
+    "StopFlag",
+    "TrainingRun",
+    "cosine_with_warmup",
+    "epoch_permutation",
+    "run_summary",
+    "setup_process",
+    "step_generator",
+]

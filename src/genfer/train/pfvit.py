@@ -1,0 +1,257 @@
+"""PF-ViT training (``genfer train pfvit``): D against E, S, G; E, S, C on the emotion; resumable, DDP-ready.
+
+One step on a batch (x, y):
+
+1. ``z = E(x)``, ``V_e``, ``V_p`` (S), ``x̂ = G(V_e + V_p)``, ``x̃ = G(V_p)`` and, for the ``generic``/``fr``
+   orthogonality options, the emotion image ``G(V_e)``.
+2. D step (Adam 1e-4, β = (0.5, 0.999)): minimise L_dis (Eq. 7) over x (real), x̂ and x̃ (generated,
+   detached), with the targets of Eq. 8.
+3. E, S, G, C step (Adam 2e-5): minimise ``w_emo L_emo + w_rec L_rec + w_adv L_adv + w_ortho L_ortho``,
+   where L_adv is L_dis of x̂ and x̃ with the real/fake target flipped to "real" (the usual non-saturating
+   form of the adversarial game; the class targets stay those of Eq. 8, so poker faces must look
+   neutral to D), and L_ortho the constraint of Eq. 2 on (V_e, V_p) plus, for ``generic``/``fr``, on the
+   frozen network's features of G(V_e) and x̃ (paper Table 5).
+
+Under torchrun every rank runs the same graph on its slice of the global batch and gradients are
+averaged before each optimiser step (:func:`~genfer.train.distributed.average_gradients`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from genfer.config import MAETrainConfig, PFViTModelConfig, PFViTTrainConfig, from_dict, to_dict
+from genfer.data.augment import augmented_batch, normalize
+from genfer.data.tensors import load_train_val
+from genfer.losses.pfvit import (
+    POKER,
+    REAL,
+    RECONSTRUCTION,
+    abs_cosine,
+    discrimination_loss,
+    discriminator_targets,
+    emotion_loss,
+    reconstruction_loss,
+)
+from genfer.models.mae import build_mae
+from genfer.models.pfvit import PFViT
+from genfer.predict import predict_probs
+from genfer.train.checkpoint import CheckpointError, load_checkpoint_config, load_state_dict, save_state_dict
+from genfer.train.distributed import DistInfo, average_gradients
+from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
+from genfer.train.mae import save_grid
+from genfer.train.optim import build_optimizer, build_scheduler
+from genfer.train.recognizer import accuracy
+
+log = logging.getLogger(__name__)
+
+
+def build_pfvit(cfg: PFViTModelConfig, *, with_generator: bool = True, with_discriminator: bool = True) -> PFViT:
+    """A freshly initialised PF-ViT of the sizes ``cfg`` describes."""
+    mae = build_mae(cfg.mae)
+    return PFViT(encoder=mae.encoder, decoder=mae.decoder, num_classes=cfg.num_classes,
+                 se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator)
+
+
+def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> None:
+    """Copy a pretrained MAE (a ``genfer train mae`` ``final/`` or checkpoint folder) into E, G and D.
+
+    The MAE's config must describe the same encoder and decoder as ``cfg.mae``.
+    """
+    folder = Path(folder)
+    try:
+        mae_cfg = from_dict(MAETrainConfig, load_checkpoint_config(folder)).mae
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder} is not an MAE run ({exc})") from None
+    if to_dict(mae_cfg) != to_dict(cfg.mae):
+        raise CheckpointError(f"{folder}: its MAE sizes differ from model.mae of this PF-ViT config")
+    mae = build_mae(mae_cfg)
+    from genfer.train.checkpoint import load_into
+
+    load_into(mae, load_state_dict(folder / "model.safetensors"), source=str(folder))
+    model.encoder.load_state_dict(mae.encoder.state_dict())
+    if model.generator is not None:
+        model.generator.decoder.load_state_dict(mae.decoder.state_dict())
+    if model.discriminator is not None:
+        model.discriminator.load_from_mae(mae)
+
+
+def orthogonality_network(cfg: PFViTModelConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The frozen feature network of the ``generic``/``fr`` options ((B, C, H, W) in [-1, 1] -> (B, F)), else None."""
+    if cfg.orthogonality == "fr":
+        from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
+
+        return FaceIDEmbedder(load_dlib_face_resnet(), size=cfg.fr_size).to(device).eval().requires_grad_(False)
+    if cfg.orthogonality == "generic":
+        from genfer.metrics.extractors import load_recognizer_extractor
+
+        return load_recognizer_extractor(cfg.generic_model, device=str(device)).requires_grad_(False)
+    return None
+
+
+def pfvit_generator_losses(
+    model: PFViT,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    targets: torch.Tensor,
+    cfg: PFViTTrainConfig,
+    feature_net: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The E/S/G/C loss terms of one batch and the generated images.
+
+    Args:
+        x: (B, C, H, W) normalised inputs; labels: (B,) classes; targets: (B, K) L_emo targets.
+
+    Returns:
+        (terms, images): terms ``emo``, ``rec``, ``adv``, ``ortho`` and ``total`` (scalars); images
+        ``x_hat``, ``x_tilde`` and, for network orthogonality, ``x_emo`` (B, C, H, W).
+    """
+    m, w = cfg.model, cfg.weights
+    k, c = m.num_classes, m.neutral
+    sep = model.separate(x)
+    images = {"x_hat": model.generate(sep.v_e + sep.v_p), "x_tilde": model.generate(sep.v_p)}
+    terms = {
+        "emo": emotion_loss(sep.logits, targets),
+        "rec": reconstruction_loss(images["x_hat"], images["x_tilde"], x, labels, neutral=c),
+    }
+    disc = model.discriminator
+    adv = torch.zeros((), device=x.device)
+    if disc is not None and w.adv > 0:
+        adv = (discrimination_loss(disc(images["x_hat"]), discriminator_targets(labels, RECONSTRUCTION, num_classes=k,
+                                                                                neutral=c, real=1.0))
+               + discrimination_loss(disc(images["x_tilde"]), discriminator_targets(labels, POKER, num_classes=k,
+                                                                                    neutral=c, real=1.0)))
+    terms["adv"] = adv
+    ortho = torch.zeros((), device=x.device)
+    if m.orthogonality != "none":
+        ortho = abs_cosine(sep.v_e, sep.v_p)
+    if feature_net is not None:
+        images["x_emo"] = model.generate(sep.v_e)
+        feats = [feature_net(images[k].clamp(-1, 1)) for k in ("x_emo", "x_tilde")]  # the networks take [-1, 1]
+        ortho = ortho + abs_cosine(*feats)
+    terms["ortho"] = ortho
+    terms["total"] = w.emo * terms["emo"] + w.rec * terms["rec"] + w.adv * terms["adv"] + w.ortho * terms["ortho"]
+    return terms, images
+
+
+def pfvit_discriminator_loss(model: PFViT, x: torch.Tensor, x_hat: torch.Tensor, x_tilde: torch.Tensor,
+                             labels: torch.Tensor, cfg: PFViTModelConfig) -> torch.Tensor:
+    """L_dis (Eq. 7) for D: real x, and the generated x̂, x̃ (pass them detached)."""
+    disc, k, c = model.discriminator, cfg.num_classes, cfg.neutral
+    return sum(discrimination_loss(disc(img), discriminator_targets(labels, kind, num_classes=k, neutral=c))
+               for img, kind in ((x, REAL), (x_hat, RECONSTRUCTION), (x_tilde, POKER)))
+
+
+def train_pfvit(
+    cfg: PFViTTrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    max_steps: int | None = None,
+    dist_info: DistInfo | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) PF-ViT; checkpoints, metrics, poker-face grids and ``final/`` go to ``run_dir``.
+
+    Returns:
+        Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (E → S → C on the val split).
+    """
+    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
+    run_dir = Path(run_dir)
+    enc = cfg.model.mae.encoder
+    train, val = load_train_val(cfg.data, num_classes=cfg.model.num_classes, image_size=enc.image_size,
+                                in_chans=enc.in_chans, progress=progress and info.is_main)
+
+    model = build_pfvit(cfg.model)
+    if cfg.init_from and not (resume and (run_dir / "latest").is_file()):
+        initialise_from_mae(model, cfg.init_from, cfg.model)
+    model.to(info.device)
+    feature_net = orthogonality_network(cfg.model, info.device)
+    disc = model.discriminator
+    esgc_module = torch.nn.ModuleList([model.encoder, model.separator, model.generator, model.classifier])
+    opt_g = build_optimizer(esgc_module, cfg.optim)
+    opt_d = build_optimizer(disc, cfg.disc_optim)
+    plan = BatchPlan.make(n=len(train.labels), batch_size=cfg.optim.batch_size, epochs=cfg.optim.epochs,
+                          warmup_epochs=cfg.optim.warmup_epochs, seed=cfg.seed, info=info)
+    sched_g = build_scheduler(opt_g, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
+    sched_d = build_scheduler(opt_d, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
+    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"model": model},
+                      optimizers={"esgc": opt_g, "d": opt_d}, schedulers={"esgc": sched_g, "d": sched_d}, info=info,
+                      name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints,
+                      progress=progress)
+    if resume:
+        run.resume()
+
+    def train_step(step: int) -> dict[str, float]:
+        idx = plan.indices(step)
+        x = augmented_batch(train.images[idx], cfg.augment, step_generator(cfg.seed, step),
+                            global_batch=plan.global_batch, local=plan.local).to(info.device)
+        labels, targets = train.labels[idx].to(info.device), train.targets[idx].to(info.device)
+        model.train()
+        disc.requires_grad_(False)
+        terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
+        opt_g.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        average_gradients(esgc_module, info)
+        opt_g.step()
+        disc.requires_grad_(True)
+        d_loss = torch.zeros(())
+        if cfg.weights.adv > 0:
+            d_loss = pfvit_discriminator_loss(model, x, images["x_hat"].detach(), images["x_tilde"].detach(), labels,
+                                              cfg.model)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            average_gradients(disc, info)
+            opt_d.step()
+        sched_g.step()
+        sched_d.step()
+        out = {name: t.item() for name, t in terms.items()}
+        return out | {"d": d_loss.item(), "epoch": plan.epoch(step + 1)}
+
+    def evaluate(step: int) -> dict[str, float]:
+        model.eval()
+        acc = accuracy(predict_probs(model, val.images, batch_size=256), val.labels)
+        if cfg.grid_images:
+            save_poker_grid(model, val.images[: cfg.grid_images], run_dir / "grids" / f"step-{step:09d}.png")
+        return {"epoch": plan.epoch(step), "val_accuracy": acc}
+
+    hooks = [Hook(every=plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
+    summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
+                       start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels)})
+    if info.is_main and summary["finished"]:
+        export_pfvit(run_dir / "final", model, cfg)
+    return run_summary(summary, "val_accuracy")
+
+
+@torch.no_grad()
+def save_poker_grid(model: PFViT, images: torch.Tensor, path: Path) -> Path:
+    """Rows: input, reconstruction x̂, poker face x̃, emotion image G(V_e), for uint8 (B, C, H, W) images."""
+    x = normalize(images.float() / 255.0)
+    sep = model.separate(x)
+    rows = [x, model.generate(sep.v_e + sep.v_p), model.generate(sep.v_p), model.generate(sep.v_e)]
+    return save_grid([r.clamp(-1, 1) for r in rows], path)
+
+
+def export_pfvit(folder: Path, model: PFViT, cfg: PFViTTrainConfig) -> Path:
+    """Write the trained PF-ViT without D (E, S, G, C: all that recognition and neutralisation need)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_state_dict(model.state_dict_without("discriminator."), folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    return folder
+
+
+__all__ = [
+    "build_pfvit",
+    "export_pfvit",
+    "initialise_from_mae",
+    "orthogonality_network",
+    "pfvit_discriminator_loss",
+    "pfvit_generator_losses",
+    "save_poker_grid",
+    "train_pfvit",
+]

@@ -1,0 +1,136 @@
+"""PF-ViT model: shapes, the separator's mask, MAE initialisation, inference path, tiny training runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from genfer.config import MAE_PRESETS, MAE_TRAIN_PRESETS, PFVIT_PRESETS, ConfigError, PFViTModelConfig, apply_overrides
+from genfer.models.mae import build_mae
+from genfer.models.pfvit import PFViT, SqueezeExcitation
+from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
+from genfer.train.pfvit import build_pfvit, initialise_from_mae, pfvit_generator_losses, train_pfvit
+
+TINY = PFViTModelConfig(mae=MAE_PRESETS["tiny"], orthogonality="direct", se_reduction=4)
+
+
+def tiny_model() -> PFViT:
+    torch.manual_seed(0)
+    return build_pfvit(TINY)
+
+
+def test_shapes_of_every_component():
+    model = tiny_model()
+    x = torch.rand(3, 1, 32, 32) * 2 - 1
+    sep = model.separate(x)
+    n = (32 // 8) ** 2
+    assert sep.z.shape == sep.v_e.shape == sep.v_p.shape == (3, 1 + n, 32)
+    assert sep.mask.shape == (3, 1, 32) and sep.logits.shape == (3, 8)
+    assert model.generate(sep.v_p).shape == (3, 1, 32, 32)
+    assert model.discriminator(x).shape == (3, 9)  # K + 1
+    assert model(x).shape == (3, 8)
+    torch.testing.assert_close(model(x), sep.logits)  # inference E -> S -> C
+
+
+def test_separator_splits_tokens_exactly():
+    model = tiny_model()
+    sep = model.separate(torch.rand(2, 1, 32, 32))
+    torch.testing.assert_close(sep.v_e + sep.v_p, sep.z)
+    assert float(sep.mask.detach().min()) >= 0 and float(sep.mask.detach().max()) <= 1
+    # the mask is shared by all tokens of an image: V_e / z is constant along tokens
+    ratio = sep.v_e / sep.z
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
+
+
+def test_squeeze_excitation_by_hand():
+    se = SqueezeExcitation(dim=2, reduction=1)
+    se.fc1 = torch.nn.Linear(2, 1)
+    se.fc2 = torch.nn.Linear(1, 2)
+    with torch.no_grad():
+        se.fc1.weight.copy_(torch.tensor([[1.0, -1.0]]))
+        se.fc1.bias.zero_()
+        se.fc2.weight.copy_(torch.tensor([[2.0], [-1.0]]))
+        se.fc2.bias.copy_(torch.tensor([0.5, 0.0]))
+    z = torch.tensor([[[3.0, 1.0], [1.0, 1.0]]])  # token mean (2, 1) -> relu(2 - 1) = 1 -> (2.5, -1)
+    torch.testing.assert_close(se(z), torch.tensor([[[2.5, -1.0]]]))
+
+
+def test_generator_depends_on_the_tokens_it_is_given():
+    model = tiny_model()
+    sep = model.separate(torch.rand(2, 1, 32, 32))
+    assert not torch.allclose(model.generate(sep.v_p), model.generate(sep.v_e + sep.v_p))
+
+
+def test_recognition_only_model_has_no_generator():
+    model = build_pfvit(TINY, with_generator=False, with_discriminator=False)
+    assert model.generator is None and model.discriminator is None
+    with pytest.raises(RuntimeError, match="without its generator"):
+        model.generate(torch.zeros(1, 17, 32))
+    full = tiny_model()
+    state = full.state_dict_without("discriminator.", "generator.")
+    model.load_state_dict(state, strict=True)
+
+
+def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
+    from genfer.train.mae import export_mae
+
+    torch.manual_seed(1)
+    mae = build_mae(MAE_PRESETS["tiny"])
+    export_mae(tmp_path / "mae", mae, MAE_TRAIN_PRESETS["tiny"])
+    model = tiny_model()
+    initialise_from_mae(model, tmp_path / "mae", TINY)
+    torch.testing.assert_close(model.encoder.cls_token, mae.encoder.cls_token)
+    torch.testing.assert_close(model.generator.decoder.mask_token, mae.decoder.mask_token)
+    torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight, mae.decoder.blocks[0].attn.qkv.weight)
+    torch.testing.assert_close(model.discriminator.patch_embed.proj.weight, mae.encoder.patch_embed.proj.weight)
+    other = apply_overrides(PFVIT_PRESETS["tiny"], ["model.se_reduction=2"]).model  # same MAE sizes: fine
+    initialise_from_mae(build_pfvit(other), tmp_path / "mae", other)
+    wrong = PFViTModelConfig(mae=MAE_PRESETS["cpu"])
+    with pytest.raises(CheckpointError, match="differ"):
+        initialise_from_mae(build_pfvit(wrong), tmp_path / "mae", wrong)
+
+
+@pytest.mark.parametrize("option", ["none", "direct", "generic"])
+def test_generator_losses_for_each_orthogonality_option(option):
+    cfg = apply_overrides(PFVIT_PRESETS["tiny"], [f"model.orthogonality={option}"])
+    model = build_pfvit(cfg.model)
+    from genfer.train.pfvit import orthogonality_network
+
+    net = orthogonality_network(cfg.model, torch.device("cpu"))
+    x = torch.rand(4, 1, 32, 32) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 0])
+    terms, images = pfvit_generator_losses(model, x, labels, torch.nn.functional.one_hot(labels, 8).float(), cfg, net)
+    assert set(terms) == {"emo", "rec", "adv", "ortho", "total"}
+    assert ("x_emo" in images) == (option == "generic")
+    assert (terms["ortho"].item() == 0.0) == (option == "none")
+    terms["total"].backward()
+    assert model.separator.fc1.weight.grad is not None
+
+
+def test_config_rejects_unknown_orthogonality():
+    with pytest.raises(ConfigError, match="orthogonality"):
+        apply_overrides(PFVIT_PRESETS["tiny"], ["model.orthogonality=cosine"])
+
+
+def pfvit_cfg(root: Path, *extra: str):
+    return apply_overrides(PFVIT_PRESETS["tiny"], [
+        "data.dataset=folder", f"data.root={root}", "data.val_split=valid", "data.limit_train=0",
+        "data.limit_val=0", "threads=1", *extra])
+
+
+def test_tiny_pfvit_run_and_exact_resume(tiny_dataset, tmp_path):
+    cfg = pfvit_cfg(tiny_dataset)
+    out = train_pfvit(cfg, tmp_path / "straight", progress=False)
+    assert out["step"] == out["total_steps"] == 12  # 96 images / 16 = 6 steps x 2 epochs
+    assert 0 <= out["val_accuracy"] <= 1
+    final = load_state_dict(tmp_path / "straight" / "final" / "model.safetensors")
+    assert not any(k.startswith("discriminator.") for k in final)
+    assert (tmp_path / "straight" / "grids").is_dir()
+    assert json.loads((tmp_path / "straight" / "final" / "config.json").read_text())["model"]["orthogonality"] == "direct"
+    train_pfvit(cfg, tmp_path / "split", progress=False, max_steps=5)
+    train_pfvit(cfg, tmp_path / "split", progress=False)
+    a = load_state_dict(latest_checkpoint(tmp_path / "straight") / "model.safetensors")
+    b = load_state_dict(latest_checkpoint(tmp_path / "split") / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
