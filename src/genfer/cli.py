@@ -86,27 +86,26 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- train
 
 
-TRAIN_METHODS = ("recognizer", "mae", "pfvit")
-"""What ``genfer train METHOD`` can train."""
+TRAIN_METHODS: dict[str, tuple[str, str, str]] = {
+    "recognizer": ("genfer.config:TrainConfig", "genfer.config:RECOGNIZER_PRESETS", "genfer.train.recognizer:train_recognizer"),
+    "mae": ("genfer.config:MAETrainConfig", "genfer.config:MAE_TRAIN_PRESETS", "genfer.train.mae:train_mae"),
+    "pfvit": ("genfer.config:PFViTTrainConfig", "genfer.config:PFVIT_PRESETS", "genfer.train.pfvit:train_pfvit"),
+}
+"""``genfer train METHOD``: method -> (config class, presets, train function) as ``module:attribute`` (imported lazily)."""
+
+
+def _attr(ref: str) -> Any:
+    import importlib
+
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _train_method(method: str) -> tuple[type, dict[str, Any], Callable[..., dict[str, Any]]]:
     """(config class, presets, train function) of a training method."""
-    from genfer import config
-
-    if method == "recognizer":
-        from genfer.train.recognizer import train_recognizer
-
-        return config.TrainConfig, config.RECOGNIZER_PRESETS, train_recognizer
-    if method == "mae":
-        from genfer.train.mae import train_mae
-
-        return config.MAETrainConfig, config.MAE_TRAIN_PRESETS, train_mae
-    if method == "pfvit":
-        from genfer.train.pfvit import train_pfvit
-
-        return config.PFViTTrainConfig, config.PFVIT_PRESETS, train_pfvit
-    raise UserError(f"unknown training method {method!r}; available: {', '.join(TRAIN_METHODS)}")
+    if method not in TRAIN_METHODS:
+        raise UserError(f"unknown training method {method!r}; available: {', '.join(TRAIN_METHODS)}")
+    return tuple(_attr(ref) for ref in TRAIN_METHODS[method])  # type: ignore[return-value]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -216,6 +215,12 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules under ``genfer.commands`` that add subcommands: each has ``register(subparsers, add_common)``
+adding its parsers (with ``set_defaults(func=...)``); ``add_common(parser)`` adds ``--json``/``--threads``/...
+Their functions raise ``ValueError`` subclasses for user mistakes, as the commands here do."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genfer", description="Facial expression recognition and editing.")
     parser.add_argument("--version", action="version", version=f"genfer {_version()}")
@@ -295,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
+
+    for module in COMMAND_MODULES:  # commands of the generative systems, one module each
+        _attr(f"{module}:register")(sub, _common)
     return parser
 
 

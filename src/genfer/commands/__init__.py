@@ -1,0 +1,1 @@
+"""Subcommands of the ``genfer`` command for the generative systems, one module each (see ``genfer.cli``)."""
