@@ -114,3 +114,24 @@ def test_init_from_another_architecture_is_a_clear_error(tiny_dataset, tmp_path)
     vit = build_recognizer(tiny_cfg(tiny_dataset, "model.arch=vit", "model.channels=[32]", "model.depth=2").model)
     with pytest.raises(CheckpointError, match="only 0 of"):
         initialise_from(vit, str(source / "final"))
+
+
+def test_vit_baseline_starts_from_an_mae_encoder(tmp_path):
+    """``mae_vit`` + ``init_from`` an MAE run: the encoder comes from the MAE, the [CLS] head is fresh."""
+    from genfer.config import MAE_TRAIN_PRESETS
+    from genfer.models.mae import build_mae
+    from genfer.models.recognizer import build_recognizer
+    from genfer.train.mae import export_mae
+    from genfer.train.recognizer import initialise_from
+
+    mae_cfg = MAE_TRAIN_PRESETS["tiny"]
+    mae = build_mae(mae_cfg.mae)
+    export_mae(tmp_path / "mae", mae, mae_cfg)
+    enc = mae_cfg.mae.encoder
+    cfg = apply_overrides(preset("cpu_vit"), [f"model.image_size={enc.image_size}", f"model.patch_size={enc.patch_size}",
+                                              f"model.channels=[{enc.embed_dim}]", f"model.depth={enc.depth}",
+                                              f"model.num_heads={enc.num_heads}"])
+    model = build_recognizer(cfg.model)
+    assert initialise_from(model, str(tmp_path / "mae")) == ["net.head.bias", "net.head.weight"]
+    torch.testing.assert_close(model.net.cls_token, mae.encoder.cls_token)
+    assert model.forward_features(torch.zeros(2, 1, enc.image_size, enc.image_size)).shape == (2, enc.embed_dim)

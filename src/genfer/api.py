@@ -112,9 +112,9 @@ class Recognizer:
     ) -> None:
         self.loaded = load_recognizer(model, device=device)
         self.config = self.loaded.config
-        self.classes = class_names(self.config.model.num_classes)
-        self.image_size = self.config.model.image_size
-        self.channels = self.config.model.in_chans
+        self.classes = class_names(self.loaded.num_classes)
+        self.image_size = self.loaded.image_size
+        self.channels = self.loaded.in_chans
         self.hflip_tta = hflip_tta
         self.batch_size = batch_size
         self._detector_backend = detector
@@ -186,10 +186,22 @@ class Recognizer:
             yield from self._predict_chunk(items[start : start + batch_images], start, aligned)
 
     def _predict_chunk(self, items: list[ImageInput], offset: int, aligned: bool) -> list[ImageResult]:
+        return [res for res, _ in self._faces_chunk(items, offset, aligned)]
+
+    def iter_faces(self, inputs: ImageInput | Sequence[ImageInput], *, aligned: bool = False,
+                   batch_images: int = 32) -> Iterator[tuple[ImageResult, list[np.ndarray]]]:
+        """Like :meth:`iter_predict`, also yielding each image's aligned crops (one per face, as the model takes
+        them: (size, size) uint8 grayscale or (size, size, 3) RGB), for models that process the crops further."""
+        items = expand_inputs(inputs)
+        for start in range(0, len(items), batch_images):
+            yield from self._faces_chunk(items[start : start + batch_images], start, aligned)
+
+    def _faces_chunk(self, items: list[ImageInput], offset: int,
+                     aligned: bool) -> list[tuple[ImageResult, list[np.ndarray]]]:
         results, crops, owners, metas = [], [], [], []
         for i, item in enumerate(items):
             res = ImageResult(path=_label_of(item, offset + i))
-            results.append(res)
+            results.append((res, []))
             try:
                 image = load_image(item)
             except ImageReadError as exc:
@@ -213,8 +225,9 @@ class Recognizer:
                               "score": float(af.face.score)})
         if crops:
             probs = self.predict_crops(np.stack(crops))
-            for owner, p, meta in zip(owners, probs, metas):
-                results[owner].faces.append(self._face_result(p, **meta))
+            for owner, p, meta, crop in zip(owners, probs, metas, crops):
+                results[owner][0].faces.append(self._face_result(p, **meta))
+                results[owner][1].append(crop)
         return results
 
     def predict(self, inputs: ImageInput | Sequence[ImageInput], *, aligned: bool = False) -> list[ImageResult]:

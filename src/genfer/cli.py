@@ -215,7 +215,7 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("genfer.commands.neutralize",)
 """Modules under ``genfer.commands`` that add subcommands: each has ``register(subparsers, add_common)``
 adding its parsers (with ``set_defaults(func=...)``); ``add_common(parser)`` adds ``--json``/``--threads``/...
 Their functions raise ``ValueError`` subclasses for user mistakes, as the commands here do."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from genfer.config import ConfigError, TrainConfig, from_dict
+from genfer.config import ConfigError, PFViTTrainConfig, TrainConfig, from_dict
 from genfer.train.checkpoint import CheckpointError, load_checkpoint_config, load_into, load_state_dict
 
 DEFAULT_RECOGNIZER = "fer-resnet18s-48"
@@ -23,12 +23,32 @@ DEFAULT_RECOGNIZER = "fer-resnet18s-48"
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A ready model with the config it was trained with."""
+    """A ready model with the config it was trained with (a recognizer's or PF-ViT's training config)."""
 
     name: str
     model: torch.nn.Module
-    config: TrainConfig
+    config: TrainConfig | PFViTTrainConfig
     folder: Path
+
+    @property
+    def kind(self) -> str:
+        """``recognizer`` or ``pfvit``."""
+        return "pfvit" if isinstance(self.config, PFViTTrainConfig) else "recognizer"
+
+    @property
+    def image_size(self) -> int:
+        """Side of the aligned crops the model takes."""
+        return self.config.model.mae.encoder.image_size if self.kind == "pfvit" else self.config.model.image_size
+
+    @property
+    def in_chans(self) -> int:
+        """Input channels (1: grayscale)."""
+        return self.config.model.mae.encoder.in_chans if self.kind == "pfvit" else self.config.model.in_chans
+
+    @property
+    def num_classes(self) -> int:
+        """K."""
+        return self.config.model.num_classes
 
 
 def models_dir() -> Path:
@@ -57,19 +77,33 @@ def resolve_model_folder(name_or_path: str | Path) -> Path:
 
 
 def load_recognizer(name_or_path: str | Path = DEFAULT_RECOGNIZER, *, device: str = "cpu") -> LoadedModel:
-    """Load a recognizer by shipped name or folder (model folder or training checkpoint)."""
-    from genfer.models.recognizer import build_recognizer
+    """Load a recognizer by shipped name or folder (model folder or training checkpoint).
 
+    A PF-ViT folder (``genfer train pfvit``) loads as a :class:`~genfer.models.pfvit.PFViT` whose forward is
+    E → S → C, with its generator G when the weights hold it (for ``genfer neutralize``) and never D.
+    """
     folder = resolve_model_folder(name_or_path)
+    data = load_checkpoint_config(folder)
+    is_pfvit = isinstance(data.get("model"), dict) and "mae" in data["model"]
     try:
-        cfg = from_dict(TrainConfig, load_checkpoint_config(folder))
+        cfg = from_dict(PFViTTrainConfig if is_pfvit else TrainConfig, data)
     except ConfigError as exc:
-        raise CheckpointError(f"{folder}/config.json is not a recognizer config ({exc})") from None
+        raise CheckpointError(f"{folder}/config.json is not a recognizer or PF-ViT config ({exc})") from None
     weights = folder / "model.safetensors"
     if (folder / "ema.safetensors").is_file():  # a training checkpoint: use its EMA weights
         weights = folder / "ema.safetensors"
-    model = build_recognizer(cfg.model)
-    load_into(model, load_state_dict(weights), source=str(weights))
+    state = load_state_dict(weights)
+    if is_pfvit:
+        from genfer.train.pfvit import build_pfvit
+
+        state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
+        has_g = any(k.startswith("generator.") for k in state)
+        model = build_pfvit(cfg.model, with_generator=has_g, with_discriminator=False)
+    else:
+        from genfer.models.recognizer import build_recognizer
+
+        model = build_recognizer(cfg.model)
+    load_into(model, state, source=str(weights))
     model.eval().to(device)
     return LoadedModel(name=folder.name, model=model, config=cfg, folder=folder)
 

@@ -16,13 +16,21 @@ from genfer.config.base import _check
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Recognizer architecture."""
+    """Recognizer architecture.
+
+    ``resnet``: ``depth`` and the four stage widths ``channels``. ``vit``: timm's ViT with learned position
+    embeddings. ``mae_vit``: genfer's ViT with fixed 2D sin-cos embeddings (the MAE / PF-ViT encoder) and a
+    linear head on [CLS] — PF-ViT's ViT baseline, fine-tuned from an MAE run with ``init_from``. For the ViTs,
+    ``channels[0]`` is the width, ``num_heads`` the attention heads (0: width / 64), ``depth`` the number of blocks,
+    ``patch_size`` the patch.
+    """
 
     arch: str = "resnet"
     depth: int = 18
     channels: tuple[int, ...] = (64, 128, 256, 512)
     stem_stride: int = 2
     patch_size: int = 6
+    num_heads: int = 0
     norm: str = "batch"
     in_chans: int = 1
     image_size: int = 48
@@ -30,7 +38,8 @@ class ModelConfig:
     drop_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(self.arch in ("resnet", "vit"), f"model.arch must be 'resnet' or 'vit', not {self.arch!r}")
+        _check(self.arch in ("resnet", "vit", "mae_vit"),
+               f"model.arch must be 'resnet', 'vit' or 'mae_vit', not {self.arch!r}")
         _check(self.norm in ("batch", "group"), f"model.norm must be 'batch' or 'group', not {self.norm!r}")
         _check(self.in_chans in (1, 3), f"model.in_chans must be 1 or 3, not {self.in_chans}")
         _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
@@ -38,6 +47,12 @@ class ModelConfig:
         _check(self.arch != "resnet" or len(self.channels) == 4, "model.channels needs 4 stage widths for resnet")
         _check(self.stem_stride in (1, 2), f"model.stem_stride must be 1 or 2, not {self.stem_stride}")
         _check(0 <= self.drop_rate < 1, "model.drop_rate must be in [0, 1)")
+        _check(self.num_heads >= 0, "model.num_heads must be >= 0 (0: width / 64)")
+
+    @property
+    def heads(self) -> int:
+        """Attention heads of the ViT archs: ``num_heads``, or width / 64."""
+        return self.num_heads or max(1, self.channels[0] // 64)
 
 
 @dataclass(frozen=True)
@@ -148,6 +163,14 @@ RECOGNIZER_PRESETS: dict[str, TrainConfig] = {
         model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, num_classes=7),
         data=DataConfig(label_source="fer2013", target="label"),
         optim=OptimConfig(epochs=16, batch_size=64, lr=0.03, warmup_epochs=0.5),
+    ),
+    # PF-ViT's ViT baseline (Table 3 protocol: Adam 1e-4, batch 32, linear head on [CLS]) on the MAE cpu
+    # encoder's size; ``--set init_from=runs/mae-cpu/final`` fine-tunes the MAE encoder, without it: from scratch.
+    "cpu_vit": TrainConfig(
+        name="cpu_vit",
+        model=ModelConfig(arch="mae_vit", depth=12, channels=(192,), patch_size=6, image_size=48, drop_rate=0.1),
+        optim=OptimConfig(optimizer="adam", lr=1e-4, weight_decay=0.0, epochs=3, batch_size=32, warmup_epochs=0.2,
+                          label_smoothing=0.0, ema_decay=0.999),
     ),
     "paper": TrainConfig(
         name="paper",

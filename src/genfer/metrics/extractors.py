@@ -101,8 +101,7 @@ def load_recognizer_extractor(model: str | Path, *, device: str = "cpu") -> Reco
     from genfer.hub import load_recognizer
 
     loaded = load_recognizer(model, device=device)
-    cfg = loaded.config.model
-    return RecognizerExtractor(loaded.model, image_size=cfg.image_size, in_chans=cfg.in_chans,
+    return RecognizerExtractor(loaded.model, image_size=loaded.image_size, in_chans=loaded.in_chans,
                                model_name=loaded.name)
 
 

@@ -213,8 +213,7 @@ def load_genfer_lpips(model: str | Path, *, device: str = "cpu") -> GenferLPIPS:
     from genfer.hub import load_recognizer
 
     loaded = load_recognizer(model, device=device)
-    cfg = loaded.config.model
-    return GenferLPIPS(loaded.model, image_size=cfg.image_size, in_chans=cfg.in_chans, model_name=loaded.name)
+    return GenferLPIPS(loaded.model, image_size=loaded.image_size, in_chans=loaded.in_chans, model_name=loaded.name)
 
 
 def build_lpips(net: str, *, weights: str | Path | None = None, model: str | Path | None = None,

@@ -3,6 +3,8 @@
 ``resnet``: timm's ResNet (BasicBlock) with a 3×3 stem of configurable stride and no max-pool, so a
 48 px face keeps enough resolution; stage widths are configurable (``channels``) for CPU budgets.
 ``vit``: timm's VisionTransformer with a small patch for 48–112 px inputs.
+``mae_vit``: genfer's own ViT (:class:`genfer.models.vit.ViT`, fixed sin-cos positions), the MAE/PF-ViT encoder
+with a linear [CLS] head (``drop_rate`` is its stochastic depth).
 
 Both expose ``forward_features(x) -> (B, D)`` pooled features and ``forward_head(f) -> (B, K)`` logits.
 """
@@ -131,6 +133,35 @@ class FaceViT(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class MAEViTRecognizer(nn.Module):
+    """genfer's MAE/PF-ViT encoder (:class:`genfer.models.vit.ViT`) with a linear [CLS] head.
+
+    Its ``net`` has the MAE encoder's parameter names, so an MAE run's ``encoder.*`` weights load into it.
+    """
+
+    def __init__(self, *, image_size: int, patch_size: int, in_chans: int, embed_dim: int, depth: int,
+                 num_heads: int, drop_path: float, num_classes: int) -> None:
+        super().__init__()
+        from genfer.models.vit import ViT
+
+        self.net = ViT(image_size=image_size, patch_size=patch_size, in_chans=in_chans, embed_dim=embed_dim,
+                       depth=depth, num_heads=num_heads, drop_path=drop_path, num_classes=num_classes)
+        self.num_features = embed_dim
+        self.num_classes = num_classes
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, D) [CLS] features."""
+        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (B, D) -> logits (B, K)."""
+        return self.net.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> logits (B, K)."""
+        return self.forward_head(self.forward_features(x))
+
+
 def build_recognizer(cfg: ModelConfig) -> nn.Module:
     """Construct the recognizer a :class:`ModelConfig` describes."""
     if cfg.arch == "resnet":
@@ -149,9 +180,13 @@ def build_recognizer(cfg: ModelConfig) -> nn.Module:
             patch_size=cfg.patch_size,
             embed_dim=cfg.channels[0],
             depth=cfg.depth,
-            num_heads=max(1, cfg.channels[0] // 64),
+            num_heads=cfg.heads,
             in_chans=cfg.in_chans,
             num_classes=cfg.num_classes,
             drop_rate=cfg.drop_rate,
         )
-    raise ValueError(f"unknown recognizer arch {cfg.arch!r}; use 'resnet' or 'vit'")
+    if cfg.arch == "mae_vit":
+        return MAEViTRecognizer(image_size=cfg.image_size, patch_size=cfg.patch_size, in_chans=cfg.in_chans,
+                                embed_dim=cfg.channels[0], depth=cfg.depth, num_heads=cfg.heads,
+                                drop_path=cfg.drop_rate, num_classes=cfg.num_classes)
+    raise ValueError(f"unknown recognizer arch {cfg.arch!r}; use 'resnet', 'vit' or 'mae_vit'")

@@ -22,7 +22,13 @@ from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
 from genfer.models.recognizer import build_recognizer
 from genfer.predict import predict_probs
-from genfer.train.checkpoint import latest_checkpoint, load_matching, load_state_dict, save_state_dict
+from genfer.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint_config,
+    load_matching,
+    load_state_dict,
+    save_state_dict,
+)
 from genfer.train.distributed import DistInfo
 from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
 from genfer.train.optim import build_optimizer, build_scheduler
@@ -115,13 +121,18 @@ def train_recognizer(
 def initialise_from(model: torch.nn.Module, name_or_path: str, *, quiet: bool = False) -> list[str]:
     """Load the matching tensors of a shipped model or model/checkpoint folder into ``model``.
 
+    An MAE run's folder (``genfer train mae``) gives its encoder (PF-ViT's ViT baseline: ``mae_vit``).
+
     Returns the names of tensors left freshly initialised (logged), e.g. a head with another class count.
     """
     from genfer.hub import resolve_model_folder
 
     folder = resolve_model_folder(name_or_path)
     weights = folder / ("ema.safetensors" if (folder / "ema.safetensors").is_file() else "model.safetensors")
-    fresh = load_matching(model, load_state_dict(weights), source=str(weights))
+    state = load_state_dict(weights)
+    if "mae" in load_checkpoint_config(folder):  # an MAE run: its encoder is the ViT to fine-tune
+        state = {"net." + k.removeprefix("encoder."): v for k, v in state.items() if k.startswith("encoder.")}
+    fresh = load_matching(model, state, source=str(weights))
     if not quiet:
         log.info("initialised from %s; fresh: %s", weights, ", ".join(fresh) or "none")
     return fresh

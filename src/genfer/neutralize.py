@@ -1,0 +1,84 @@
+"""Poker faces: PF-ViT's neutral version of each face in a photo (the API behind ``genfer neutralize``).
+
+>>> from genfer.neutralize import Neutralizer
+>>> neu = Neutralizer("pfvit")                             # doctest: +SKIP
+>>> for result, faces in neu.iter_neutralize(["a.jpg"]):   # doctest: +SKIP
+...     faces[0].poker_face                                # (H, W) uint8 aligned poker face
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from genfer.api import ImageInput, ImageResult, Recognizer
+from genfer.data.augment import normalize
+from genfer.train.checkpoint import CheckpointError
+
+
+@dataclass
+class NeutralizedFace:
+    """PF-ViT's images of one aligned face, each (H, W) uint8 grayscale or (H, W, 3) RGB.
+
+    ``aligned`` the input crop, ``poker_face`` x̃ = G(V_p), ``reconstruction`` x̂ = G(V_e + V_p),
+    ``emotion`` G(V_e) (the emotional component rendered alone, paper Fig. 3).
+    """
+
+    aligned: np.ndarray
+    poker_face: np.ndarray
+    reconstruction: np.ndarray
+    emotion: np.ndarray
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3."""
+    arr = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
+    return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
+
+
+class Neutralizer:
+    """Detect, align, recognise (E → S → C) and neutralise (G(V_p)) faces with a PF-ViT model.
+
+    Args:
+        model: a shipped PF-ViT name (``pfvit``) or a PF-ViT model/checkpoint folder holding its generator.
+        device, detector, batch_size: as for :class:`~genfer.api.Recognizer`.
+    """
+
+    def __init__(self, model: str | Path = "pfvit", *, device: str = "cpu", detector: str = "auto",
+                 batch_size: int = 64) -> None:
+        self.recognizer = Recognizer(model, device=device, detector=detector, batch_size=batch_size)
+        loaded = self.recognizer.loaded
+        if loaded.kind != "pfvit" or getattr(loaded.model, "generator", None) is None:
+            raise CheckpointError(f"{loaded.folder} is not a PF-ViT model with its generator; "
+                                  "neutralize needs one (e.g. --model pfvit)")
+        self.model = loaded.model
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def neutralize_crops(self, crops: np.ndarray) -> list[NeutralizedFace]:
+        """crops: (N, H, W) or (N, H, W, 3) uint8 aligned faces at the model's size -> one result per crop."""
+        x = torch.as_tensor(np.asarray(crops))
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        out: list[NeutralizedFace] = []
+        device = next(self.model.parameters()).device
+        for start in range(0, len(x), self.batch_size):
+            batch = normalize(x[start : start + self.batch_size].float().to(device) / 255.0)
+            sep = self.model.separate(batch)
+            images = [self.model.generate(v) for v in (sep.v_p, sep.v_e + sep.v_p, sep.v_e)]
+            poker, rec, emo = (to_uint8(im) for im in images)
+            out += [NeutralizedFace(aligned=np.asarray(crops[start + i]), poker_face=poker[i], reconstruction=rec[i],
+                                    emotion=emo[i]) for i in range(len(batch))]
+        return out
+
+    def iter_neutralize(self, inputs: ImageInput | Sequence[ImageInput], *,
+                        aligned: bool = False) -> Iterator[tuple[ImageResult, list[NeutralizedFace]]]:
+        """Per input image: its recognition result and the neutralised images of each face, streaming."""
+        for result, crops in self.recognizer.iter_faces(inputs, aligned=aligned):
+            yield result, self.neutralize_crops(np.stack(crops)) if crops else []
+
+
+__all__ = ["NeutralizedFace", "Neutralizer", "to_uint8"]

@@ -1,0 +1,56 @@
+"""``genfer neutralize`` and the Neutralizer API on a tiny trained PF-ViT."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genfer.cli import main
+from genfer.config import PFVIT_PRESETS, apply_overrides
+from genfer.train.pfvit import train_pfvit
+
+
+@pytest.fixture(scope="module")
+def tiny_pfvit(tmp_path_factory):
+    from conftest import write_class_folders
+
+    root = tmp_path_factory.mktemp("pf")
+    data = write_class_folders(root / "data", {"train": 8, "valid": 2}, size=32)
+    cfg = apply_overrides(PFVIT_PRESETS["tiny"], ["data.dataset=folder", f"data.root={data}", "data.val_split=valid",
+                                                  "data.limit_train=0", "data.limit_val=0", "threads=1"])
+    train_pfvit(cfg, root / "run", progress=False)
+    return root / "run" / "final", data
+
+
+def test_neutralizer_returns_poker_faces_of_aligned_crops(tiny_pfvit):
+    from genfer.neutralize import Neutralizer
+
+    folder, _ = tiny_pfvit
+    neu = Neutralizer(str(folder))
+    faces = neu.neutralize_crops(np.full((2, 32, 32), 128, np.uint8))
+    assert len(faces) == 2 and faces[0].poker_face.shape == (32, 32) and faces[0].poker_face.dtype == np.uint8
+    assert faces[0].emotion.shape == faces[0].reconstruction.shape == (32, 32)
+
+
+def test_cli_neutralize_json_contract(tiny_pfvit, tmp_path, capsys):
+    folder, data = tiny_pfvit
+    img = next((data / "valid" / "happiness").iterdir())
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    code = main(["neutralize", str(img), str(bad), "--aligned", "--model", str(folder), "--out", str(tmp_path / "o"),
+                 "--json", "--all"])
+    assert code == 2  # the unreadable image makes the exit code 2, the good one is still processed
+    out = json.loads(capsys.readouterr().out)
+    assert [r["error"] is None for r in out] == [True, False]
+    face = out[0]["faces"][0]
+    assert set(face) >= {"box", "label", "probabilities", "poker_face"}
+    assert Image.open(face["poker_face"]).size == (32, 32)
+    assert Image.open(face["strip"]).size == (128, 32)
+
+
+def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
+    img = tmp_path / "x.png"
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(img)
+    assert main(["neutralize", str(img), "--aligned", "--model", "fer-resnet18s-48", "--out", str(tmp_path)]) == 2
+    assert "not a PF-ViT model" in capsys.readouterr().err
