@@ -37,3 +37,8 @@ def test_frozen_and_validated():
         from_dict(TrainConfig, {"modell": {}})
     with pytest.raises(ConfigError, match="must be int"):
         from_dict(TrainConfig, {"seed": "abc"})
+
+
+def test_empty_override_clears_a_string_field():
+    cfg = apply_overrides(RECOGNIZER_PRESETS["tiny"], ["data.val_split=", "init_from="])
+    assert cfg.data.val_split == "" and cfg.init_from == ""

@@ -134,3 +134,38 @@ def test_tiny_pfvit_run_and_exact_resume(tiny_dataset, tmp_path):
     b = load_state_dict(latest_checkpoint(tmp_path / "split") / "model.safetensors")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_paper_preset_shapes_on_the_meta_device():
+    """ViT-B/16 at 224 px, 3 channels, Table 1's ViT-B decoder as G and D; built without memory."""
+    cfg = PFVIT_PRESETS["paper"].model
+    with torch.device("meta"):
+        model = build_pfvit(cfg)
+        x = torch.empty(2, 3, 224, 224)
+        sep = model.separate(x)
+        assert sep.z.shape == (2, 1 + 14 * 14, 768) and sep.mask.shape == (2, 1, 768)
+        assert model.generate(sep.v_p).shape == (2, 3, 224, 224)
+        assert model.discriminator(x).shape == (2, 9)
+    encoder = sum(p.numel() for p in model.encoder.parameters())
+    assert 85.0e6 < encoder < 86.5e6  # Table 1: ViT-B 85.05 M (+ no head)
+    assert len(model.generator.decoder.blocks) == 8 and model.generator.decoder.decoder_dim == 512
+
+
+def test_paper_preset_trains_one_step_at_tiny_scale(tiny_dataset, tmp_path):
+    """The paper preset's recipe (3-channel input, fr orthogonality, Adam 2e-5 / 1e-4) with tiny sizes."""
+    from genfer.models.face_id import dlib_model_path
+
+    try:
+        dlib_model_path()
+    except CheckpointError:
+        pytest.skip("fr orthogonality needs the faceid extra")
+    cfg = apply_overrides(PFVIT_PRESETS["paper"], [
+        "init_from=", "model.mae.encoder.image_size=32", "model.mae.encoder.patch_size=8", "model.mae.encoder.embed_dim=32",
+        "model.mae.encoder.depth=1", "model.mae.encoder.num_heads=2", "model.mae.decoder_dim=32",
+        "model.mae.decoder_depth=1", "model.mae.decoder_heads=2", "model.fr_size=112", "optim.batch_size=4",
+        "disc_optim.batch_size=4", "data.dataset=folder", f"data.root={tiny_dataset}", "data.val_split=",
+        "threads=1"])
+    assert cfg.model.mae.encoder.in_chans == 3 and cfg.model.orthogonality == "fr"
+    assert (cfg.optim.lr, cfg.disc_optim.lr, tuple(cfg.disc_optim.betas)) == (2e-5, 1e-4, (0.5, 0.999))
+    out = train_pfvit(cfg, tmp_path / "run", progress=False, max_steps=1)
+    assert out["step"] == 1

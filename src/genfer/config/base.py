@@ -62,6 +62,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, not {value!r}")
         return value
+    if tp is str and value is None:  # ``--set key=`` (empty YAML) clears a string field
+        return ""
     if tp in (int, float, str):
         try:
             out = tp(value)

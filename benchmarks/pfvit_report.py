@@ -1,0 +1,80 @@
+"""PF-ViT report on FER2013Valid (FERPlus majority labels): accuracy (E → S → C) and poker-face quality.
+
+Poker-face quality, on the non-neutral FER2013Valid faces:
+- ``neutral_rate``: share of poker faces x̃ = G(V_p) that genfer's shipped recognizer classifies as neutral
+  (and the same share for the input faces, for reference);
+- ``identity``: dlib face-descriptor cosine similarity (genfer's port) between each input and its poker face;
+- ``ssim_reconstruction``: SSIM of the reconstruction x̂ = G(V_e + V_p) against the input (data range 2).
+
+    python benchmarks/pfvit_report.py --model runs/pfvit-cpu/final [--judge fer-resnet18s-48] [--limit 0]
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from genfer.config import DataConfig
+from genfer.data.augment import normalize
+from genfer.data.tensors import load_split
+from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.predict import predict_probs
+
+
+@torch.inference_mode()
+def generate_all(model, images: torch.Tensor, batch: int = 128) -> dict[str, torch.Tensor]:
+    """x, x̂ and x̃ in [-1, 1] for uint8 crops (N, C, H, W)."""
+    out = {"x": [], "x_hat": [], "x_tilde": []}
+    for i in range(0, len(images), batch):
+        x = normalize(images[i : i + batch].float() / 255.0)
+        sep = model.separate(x)
+        out["x"].append(x)
+        out["x_hat"].append(model.generate(sep.v_e + sep.v_p).clamp(-1, 1))
+        out["x_tilde"].append(model.generate(sep.v_p).clamp(-1, 1))
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="PF-ViT model folder (with its generator)")
+    ap.add_argument("--judge", default=DEFAULT_RECOGNIZER, help="recognizer that judges the poker faces")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from genfer.metrics.identity import cosine_similarity
+    from genfer.metrics.ssim import ssim
+    from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
+
+    t0 = time.perf_counter()
+    pf = load_recognizer(args.model)
+    judge = load_recognizer(args.judge)
+    val = load_split(DataConfig(), "valid", args.limit, num_classes=pf.num_classes, image_size=pf.image_size,
+                     in_chans=pf.in_chans)
+    acc = float((predict_probs(pf.model, val.images, batch_size=256).argmax(1) == val.labels).float().mean())
+    expressive = val.labels != 0
+    imgs = generate_all(pf.model, val.images[expressive])
+    to_uint8 = lambda t: ((t + 1) * 127.5).round().clamp(0, 255).byte()  # noqa: E731
+    neutral_in = float((predict_probs(judge.model, to_uint8(imgs["x"]), image_size=judge.image_size).argmax(1) == 0)
+                       .float().mean())
+    neutral_poker = float((predict_probs(judge.model, to_uint8(imgs["x_tilde"]), image_size=judge.image_size)
+                           .argmax(1) == 0).float().mean())
+    embed = FaceIDEmbedder(load_dlib_face_resnet())
+    with torch.inference_mode():
+        ident = torch.cat([cosine_similarity(embed(imgs["x"][i : i + 64]), embed(imgs["x_tilde"][i : i + 64]))
+                           for i in range(0, len(imgs["x"]), 64)])
+    rec_ssim = ssim(imgs["x_hat"].double(), imgs["x"].double(), data_range=2.0)
+    print(json.dumps({
+        "model": str(args.model), "judge": judge.name, "fer2013valid_accuracy": round(acc, 4), "n": len(val.labels),
+        "non_neutral_faces": int(expressive.sum()),
+        "poker_neutral_rate": round(neutral_poker, 4), "input_neutral_rate": round(neutral_in, 4),
+        "identity_similarity_poker_vs_input": round(float(ident.mean()), 4),
+        "identity_network": "dlib ResNet (genfer port), 150 px",
+        "ssim_reconstruction_vs_input": round(float(rec_ssim.mean()), 4),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
