@@ -1,5 +1,8 @@
-"""Accuracy of a recognizer on FER2013Valid (FERPlus majority, 8 classes) and FER2013 PublicTest
-(the same images with their original FER2013 labels, 7 classes). Prints one JSON object.
+"""Accuracy on FER2013Valid (FERPlus majority, 8 classes) and FER2013 PublicTest (the same images with their
+original FER2013 labels, 7 classes). Prints one JSON object.
+
+By default FER2013Valid is scored with the default recognizer (``fer-resnet18s-48``, trained on FERPlus's labels)
+and PublicTest with ``fer2013-resnet18s-48`` (trained on FER2013's labels); ``--model`` scores one model on both.
 
     python benchmarks/accuracy.py [--model NAME_OR_FOLDER] [--tta]
 """
@@ -12,6 +15,7 @@ import torch
 
 from genfer.api import Recognizer
 from genfer.evaluate import evaluate_dataset
+from genfer.hub import DEFAULT_RECOGNIZER, FER2013_RECOGNIZER
 from genfer.paths import dataset_root
 
 
@@ -22,15 +26,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rec = Recognizer(args.model, hflip_tta=args.tta) if args.model else Recognizer(hflip_tta=args.tta)
+    models = {"majority": args.model or DEFAULT_RECOGNIZER, "fer2013": args.model or FER2013_RECOGNIZER}
     root = dataset_root("ferplus", None)
-    out = {"model": rec.loaded.name, "hflip_tta": args.tta}
+    out = {"hflip_tta": args.tta}
     for key, split, source in [("ferplus_valid_8class", "valid", "majority"),
                                ("fer2013_publictest_7class", "valid", "fer2013")]:
+        rec = Recognizer(models[source], hflip_tta=args.tta)
         t = time.perf_counter()
         r = evaluate_dataset(rec, "ferplus", root, split, label_source=source).report
-        out[key] = {"accuracy": round(r.accuracy, 4), "mean_class_accuracy": round(r.mean_class_accuracy, 4),
-                    "macro_f1": round(r.macro_f1, 4), "n": r.n, "seconds": round(time.perf_counter() - t, 1)}
+        out[key] = {"model": rec.loaded.name, "accuracy": round(r.accuracy, 4),
+                    "mean_class_accuracy": round(r.mean_class_accuracy, 4), "macro_f1": round(r.macro_f1, 4),
+                    "n": r.n, "seconds": round(time.perf_counter() - t, 1)}
     print(json.dumps(out, indent=2))
 
 

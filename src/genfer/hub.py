@@ -18,7 +18,10 @@ from genfer.config import ConfigError, PFViTTrainConfig, TrainConfig, from_dict
 from genfer.train.checkpoint import CheckpointError, load_checkpoint_config, load_into, load_state_dict
 
 DEFAULT_RECOGNIZER = "fer-resnet18s-48"
-"""Name of the default recognizer."""
+"""Name of the default recognizer (FERPlus crowd labels, 8 classes)."""
+
+FER2013_RECOGNIZER = "fer2013-resnet18s-48"
+"""The shipped recognizer trained on FER2013's original 7-class labels."""
 
 
 @dataclass(frozen=True)
