@@ -100,11 +100,13 @@ PFVIT_PRESETS: dict[str, PFViTTrainConfig] = {
         optim=replace(PFVIT_OPTIM, epochs=2, batch_size=16, lr=1e-3),
         disc_optim=replace(PFVIT_DISC_OPTIM, epochs=2, batch_size=16, lr=1e-3),
     ),
+    # ViT-T width at 48 px (the MAE cpu preset), FR orthogonality on 112 px crops, 5 epochs of FERPlus train:
+    # about 20 images/s on 2 free cores (benchmarks/pfvit_speed.py), so about 2 h.
     "cpu": PFViTTrainConfig(
         name="pfvit-cpu", init_from="runs/mae-cpu/final",
         model=PFViTModelConfig(mae=MAE_PRESETS["cpu"], fr_size=112),
-        optim=replace(PFVIT_OPTIM, epochs=10, batch_size=32),
-        disc_optim=replace(PFVIT_DISC_OPTIM, epochs=10, batch_size=32),
+        optim=replace(PFVIT_OPTIM, epochs=5, batch_size=32),
+        disc_optim=replace(PFVIT_DISC_OPTIM, epochs=5, batch_size=32),
     ),
     # The paper: ViT-B/16 at 224 px, 3 channels, MAE-initialised, FR-network orthogonality, 100 epochs, batch 32.
     "paper": PFViTTrainConfig(
