@@ -23,6 +23,9 @@ DEFAULT_RECOGNIZER = "fer-resnet18s-48"
 FER2013_RECOGNIZER = "fer2013-resnet18s-48"
 """The shipped recognizer trained on FER2013's original 7-class labels."""
 
+MODEL_ALIASES = {"pfvit": "pfvit-vit-t-48"}
+"""Short names of shipped models (``--model pfvit``)."""
+
 
 @dataclass(frozen=True)
 class LoadedModel:
@@ -72,9 +75,13 @@ def resolve_model_folder(name_or_path: str | Path) -> Path:
         return path
     if path.suffix == ".safetensors" and path.is_file():
         return path.parent
-    shipped = models_dir() / str(name_or_path)
+    name = MODEL_ALIASES.get(str(name_or_path), str(name_or_path))
+    shipped = models_dir() / name
     if shipped.is_dir():
         return shipped
+    if name != str(name_or_path):
+        raise CheckpointError(f"{name_or_path!r} names the shipped model {name}, which this genfer version does not "
+                              "ship yet; pass a trained model folder instead (see the README)")
     names = ", ".join(available_models()) or "none shipped"
     raise CheckpointError(f"no model {str(name_or_path)!r}: not a folder and not a shipped model ({names})")
 
