@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genfer.models.switchgan import (L2Norm, MultiScaleDiscriminator, SwitchClassifier, SwitchDecoder, SwitchGAN,
+from genfer.models.switchgan import (L2Norm, MultiScaleDiscriminator, SwitchClassifier, SwitchDecoder,
+                                     SwitchDiscriminator, SwitchGAN,
                                      SwitchGenerator, SwitchUnit, block_bounds, expand_code, halved_sizes,
                                      interpolate_blocks, l2_normalize, split_blocks, switch_blocks, switch_codes,
                                      vgg19_features)
@@ -20,6 +21,11 @@ def tiny_generator(**kw):
     args = dict(in_chans=1, image_size=48, num_classes=7, channels=ENC, code_channels=2)
     args.update(kw)
     return SwitchGenerator(**args)
+
+
+def multiscale(in_chans, size, n, scales=2):
+    return MultiScaleDiscriminator(discriminators=[
+        SwitchDiscriminator(in_chans=in_chans, image_size=size >> s, num_classes=n, channels=DISC) for s in range(scales)])
 
 
 def images(b, c, s, seed):
@@ -193,7 +199,7 @@ def test_generator_backward_reaches_encoder_and_decoder():
 
 
 def test_multiscale_discriminator_two_scales_and_label_conditioning():
-    d = MultiScaleDiscriminator(in_chans=1, image_size=48, num_classes=7, channels=DISC)
+    d = multiscale(1, 48, 7)
     assert [m.image_size for m in d.discriminators] == [48, 24]
     # FC over the flattened last map: 48 -> 3 x 3, 24 -> 2 x 2
     assert d.discriminators[0].fc.in_features == 16 * 3 * 3 and d.discriminators[1].fc.in_features == 16 * 2 * 2
@@ -205,7 +211,9 @@ def test_multiscale_discriminator_two_scales_and_label_conditioning():
     assert not torch.allclose(outs[0], d(x, torch.tensor([1, 4, 5]))[0])   # the label matters
     with pytest.raises(ValueError, match="takes"):
         d.discriminators[0](images(1, 1, 32, 0), torch.tensor([0]))
-    d64 = MultiScaleDiscriminator(in_chans=3, image_size=64, num_classes=8, channels=DISC)
+    with pytest.raises(ValueError, match="24-px copies"):
+        MultiScaleDiscriminator(discriminators=[d.discriminators[0], d.discriminators[0]])
+    d64 = multiscale(3, 64, 8)
     assert [o.shape for o in d64(images(2, 3, 64, 11), torch.tensor([7, 0]))] == [(2,), (2,)]
 
 
@@ -232,8 +240,7 @@ def test_classifier_fuses_vgg_and_encoder(in_chans, size, n, channels):
     feats = c.forward_features(x, r)
     assert feats.shape == (2, 8 * 2 * 2) == (2, c.num_features)
     assert c.forward_head(feats).shape == (2, n)
-    model = SwitchGAN(generator=g, discriminator=MultiScaleDiscriminator(in_chans=in_chans, image_size=size,
-                      num_classes=n, channels=DISC), classifier=c)
+    model = SwitchGAN(generator=g, discriminator=multiscale(in_chans, size, n), classifier=c)
     c.eval()
     logits = model.classify(x)
     torch.testing.assert_close(logits, c(x, r))
@@ -250,3 +257,31 @@ def test_classifier_without_expression_repr_is_plain_vgg():
                          use_expression_repr=False, batch_norm=True)
     assert c.fuse is None and c.num_features == 32
     assert c(images(2, 1, 48, 13)).shape == (2, 7)
+
+
+def test_transfer_is_the_first_output_of_the_switch():
+    g = tiny_generator()
+    a, b = images(3, 1, 48, 14), images(3, 1, 48, 15)
+    la, lb = torch.tensor([0, 2, 5]), torch.tensor([1, 6, 3])
+    torch.testing.assert_close(g.transfer(a, b, la, lb), g(a, b, la, lb).image_c, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="equal"):
+        g.transfer(a, b[:2], la, lb)
+
+
+def test_l2_norm_layer_matches_the_reference_formula():
+    x = images(2, 5, 6, 16) * 3
+    norm = L2Norm()
+    with torch.no_grad():
+        norm.gain.fill_(1.5)
+        norm.bias.fill_(-0.25)
+    torch.testing.assert_close(norm(x), F.normalize(x, dim=1) * 1.5 - 0.25)
+    torch.testing.assert_close(l2_normalize(torch.zeros(1, 3, 2, 2)), torch.zeros(1, 3, 2, 2))
+
+
+def test_switchgan_without_discriminator_for_inference():
+    g = tiny_generator()
+    c = SwitchClassifier(in_chans=1, image_size=48, num_classes=7, repr_channels=ENC[-1], fuse_channels=8,
+                         pool_size=1, hidden=8, width_mult=1 / 16)
+    model = SwitchGAN(generator=g, discriminator=None, classifier=c)
+    assert model.discriminator is None and model(images(2, 1, 48, 17)).shape == (2, 7)
+    assert not any(k.startswith("discriminator.") for k in model.state_dict())

@@ -30,6 +30,14 @@ def _threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
+def finish(command: str, unreadable: list[str], total: int, *, what: str = "images could not be read") -> int:
+    """Exit code of a batch command: 2 (with one stderr line naming the first) if any input was unreadable."""
+    if not unreadable:
+        return 0
+    print(f"genfer {command}: error: {len(unreadable)} of {total} {what} (first: {unreadable[0]})", file=sys.stderr)
+    return 2
+
+
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=None if getattr(args, "compact", False) else 2) if args.json else text)
 
@@ -76,11 +84,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         print(json.dumps(results))
     else:
         print("\n".join(lines))
-    if unreadable:
-        print(f"genfer recognize: error: {len(unreadable)} of {len(items)} images could not be read "
-              f"(first: {unreadable[0]})", file=sys.stderr)
-        return 2
-    return 0
+    return finish("recognize", unreadable, len(items))
 
 
 # ----------------------------------------------------------------------------- train
@@ -90,6 +94,9 @@ TRAIN_METHODS: dict[str, tuple[str, str, str]] = {
     "recognizer": ("genfer.config:TrainConfig", "genfer.config:RECOGNIZER_PRESETS", "genfer.train.recognizer:train_recognizer"),
     "mae": ("genfer.config:MAETrainConfig", "genfer.config:MAE_TRAIN_PRESETS", "genfer.train.mae:train_mae"),
     "pfvit": ("genfer.config:PFViTTrainConfig", "genfer.config:PFVIT_PRESETS", "genfer.train.pfvit:train_pfvit"),
+    "stylegan2": ("genfer.config:StyleGAN2TrainConfig", "genfer.config:STYLEGAN2_PRESETS", "genfer.train.stylegan2:train_stylegan2"),
+    "psp": ("genfer.config:PSpTrainConfig", "genfer.config:PSP_PRESETS", "genfer.train.psp:train_psp"),
+    "switchgan": ("genfer.config:SwitchGANTrainConfig", "genfer.config:SWITCHGAN_PRESETS", "genfer.train.switchgan:train_switchgan"),
 }
 """``genfer train METHOD``: method -> (config class, presets, train function) as ``module:attribute`` (imported lazily)."""
 
@@ -215,7 +222,7 @@ def _common(p: argparse.ArgumentParser, *, model: bool = True) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-COMMAND_MODULES: tuple[str, ...] = ("genfer.commands.neutralize",)
+COMMAND_MODULES: tuple[str, ...] = ("genfer.commands.neutralize", "genfer.commands.transfer", "genfer.commands.invert")
 """Modules under ``genfer.commands`` that add subcommands: each has ``register(subparsers, add_common)``
 adding its parsers (with ``set_defaults(func=...)``); ``add_common(parser)`` adds ``--json``/``--threads``/...
 Their functions raise ``ValueError`` subclasses for user mistakes, as the commands here do."""
@@ -241,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model (resumes from OUT's latest checkpoint)")
     p.add_argument("method", nargs="?", default="recognizer", help="what to train: " + ", ".join(TRAIN_METHODS))
     p.add_argument("--preset", default="cpu", help="named preset (recognizer: tiny, cpu, cpu_fer2013, paper; "
-                                                   "mae, pfvit: tiny, cpu, paper)")
+                                                   "mae, pfvit, switchgan: tiny, cpu, paper)")
     p.add_argument("--config", help="YAML/JSON config file (instead of a preset)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override, e.g. optim.lr=0.05 (repeatable)")
     p.add_argument("--data", help="dataset root (default: $GENFER_DATA/<dataset>)")

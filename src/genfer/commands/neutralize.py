@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,11 +53,9 @@ def cmd_neutralize(args: argparse.Namespace) -> int:
             lines.append(f"{Path(result.path).name:<40} {'-':>4} ({result.error})")
         results.append(record)
     print(json.dumps(results) if args.json else "\n".join(lines))
-    if unreadable:
-        print(f"genfer neutralize: error: {len(unreadable)} of {len(items)} images could not be read "
-              f"(first: {unreadable[0]})", file=sys.stderr)
-        return 2
-    return 0
+    from genfer.cli import finish
+
+    return finish("neutralize", unreadable, len(items))
 
 
 def register(sub: Any, add_common: Callable[..., None]) -> None:

@@ -28,6 +28,13 @@ from genfer.config.recognizer import (
     OptimConfig,
     TrainConfig,
 )
+from genfer.config.switchgan import (
+    SWITCHGAN_ABLATIONS,
+    SWITCHGAN_PRESETS,
+    SwitchGANLossWeights,
+    SwitchGANModelConfig,
+    SwitchGANTrainConfig,
+)
 from genfer.config.vit import (
     MAE_PRESETS,
     MAE_TABLE1_DECODERS,
@@ -37,6 +44,16 @@ from genfer.config.vit import (
     MAEConfig,
     MAETrainConfig,
     ViTConfig,
+)
+from genfer.config.stylegan2 import (
+    PSP_PRESETS,
+    STYLEGAN2_PRESETS,
+    InversionLossConfig,
+    InversionLossWeights,
+    PSpEncoderConfig,
+    PSpTrainConfig,
+    StyleGAN2Config,
+    StyleGAN2TrainConfig,
 )
 
 T = TypeVar("T")
@@ -65,6 +82,19 @@ __all__ = [
     "PFViTModelConfig",
     "PFViTTrainConfig",
     "RECOGNIZER_PRESETS",
+    "PSP_PRESETS",
+    "STYLEGAN2_PRESETS",
+    "InversionLossConfig",
+    "InversionLossWeights",
+    "PSpEncoderConfig",
+    "PSpTrainConfig",
+    "StyleGAN2Config",
+    "StyleGAN2TrainConfig",
+    "SWITCHGAN_ABLATIONS",
+    "SWITCHGAN_PRESETS",
+    "SwitchGANLossWeights",
+    "SwitchGANModelConfig",
+    "SwitchGANTrainConfig",
     "TrainConfig",
     "VIT_PRESETS",
     "ViTConfig",

@@ -10,17 +10,20 @@ Pure functions of tensors (and of a frozen feature network passed in). Conventio
   elements instead, a documented alternative that makes the weights independent of image size; it is
   not the paper's.
 
-Images are (B, C, H, W). Eq. 12's weights are :class:`SwitchGANLossWeights` (λ1..λ4 = 10, 15, 5, 5).
+Images are (B, C, H, W). Eq. 12's weights are :class:`~genfer.config.SwitchGANLossWeights` (λ1..λ4 = 10, 15,
+5, 5; a config section of ``genfer train switchgan``, re-exported here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
+
+from genfer.config.switchgan import SwitchGANLossWeights
 
 FeatureFn = Callable[[torch.Tensor], Sequence[torch.Tensor]]
 
@@ -288,32 +291,6 @@ def total_variation(images: torch.Tensor, *, reduction: Literal["sum", "mean"] =
 
 
 # ----------------------------------------------------------------------------- Eq. 12: the objective
-
-
-@dataclass(frozen=True)
-class SwitchGANLossWeights:
-    """Weights of Eq. 12: ``L = L_adv + L_inter + L_C + λ1 L_r + λ2 L_per + λ3 L_p + λ4 TV``.
-
-    adv, inter, cls: 1 in the paper; rec = λ1 = 10, per = λ2 = 15, pix = λ3 = 5, tv = λ4 = 5.
-    A weight of 0 drops its term (e.g. ``inter=0`` for the No_InterL ablation).
-    """
-
-    adv: float = 1.0
-    inter: float = 1.0
-    cls: float = 1.0
-    rec: float = 10.0
-    per: float = 15.0
-    pix: float = 5.0
-    tv: float = 5.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, (int, float)) or v < 0 or v != v:
-                raise ValueError(f"loss weight {f.name} must be a finite number >= 0, not {v!r}")
-
-    def as_dict(self) -> dict[str, float]:
-        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
 
 
 LOSS_TERMS: tuple[str, ...] = tuple(f.name for f in fields(SwitchGANLossWeights))

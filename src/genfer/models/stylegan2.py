@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -58,9 +59,16 @@ __all__ = [
     "ResBlock",
     "StyledConv",
     "ToRGB",
+    "average_latent",
+    "build_discriminator",
+    "build_generator",
     "channel_table",
+    "config_channels",
     "load_rosinality_checkpoint",
 ]
+
+if TYPE_CHECKING:
+    from genfer.config import StyleGAN2Config
 
 logger = logging.getLogger(__name__)
 
@@ -727,3 +735,35 @@ def load_rosinality_checkpoint(
     if latent_avg is not None and not isinstance(latent_avg, torch.Tensor):
         latent_avg = torch.as_tensor(latent_avg)
     return latent_avg
+
+
+# ----------------------------------------------------------------------------- construction from a config
+
+
+def config_channels(cfg: "StyleGAN2Config") -> dict[int, int]:
+    """The {resolution: channels} table of a :class:`~genfer.config.StyleGAN2Config` (4 … resolution)."""
+    if cfg.channels:
+        return {2 ** (i + 2): c for i, c in enumerate(cfg.channels)}
+    return channel_table(channel_multiplier=cfg.channel_multiplier, divisor=cfg.channel_divisor,
+                         channel_max=cfg.channel_max or None)
+
+
+def build_generator(cfg: "StyleGAN2Config") -> Generator:
+    """A freshly initialised generator of the sizes ``cfg`` describes."""
+    return Generator(size=cfg.resolution, style_dim=cfg.style_dim, n_mlp=cfg.n_mlp, channels=config_channels(cfg),
+                     img_channels=cfg.img_channels, lr_mlp=cfg.lr_mlp)
+
+
+def build_discriminator(cfg: "StyleGAN2Config") -> Discriminator:
+    """A freshly initialised discriminator of the sizes ``cfg`` describes."""
+    return Discriminator(size=cfg.resolution, channels=config_channels(cfg), img_channels=cfg.img_channels)
+
+
+AVERAGE_LATENT_SAMPLES = 10_000
+AVERAGE_LATENT_SEED = 123
+
+
+def average_latent(g: Generator) -> torch.Tensor:
+    """(D,) a generator's ``latent_avg``: the mean w of ``AVERAGE_LATENT_SAMPLES`` z drawn with a fixed seed
+    (rosinality's projector also averages 10 000 samples), on the CPU."""
+    return g.mean_latent(AVERAGE_LATENT_SAMPLES, generator=torch.Generator().manual_seed(AVERAGE_LATENT_SEED))[0].cpu()

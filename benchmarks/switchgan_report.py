@@ -1,0 +1,184 @@
+"""Switch-unit GAN report on the validation split of a run's data (FER2013Valid for the cpu preset), as JSON.
+
+For each trained model given (``--run``: with the interpolation loss, ``--run-no-inter``: without, Tables V-VI):
+
+- ``val_accuracy``: C's accuracy on the validation split;
+- ``fid``: per expression t, the Fréchet distance between the faces synthesised with target t (every
+  validation face of another expression, given t by a seeded random validation reference of expression t)
+  and the real validation faces of expression t, with genfer's ``genfer-fer`` extractor (the shipped
+  recognizer's pooled features; NOT comparable with Inception FIDs), and their mean;
+- ``transfer``: ``hit_rate``, the share of transferred faces the judge (a genfer recognizer, ``--judge``) reads as
+  the target expression (per expression too), and the emotion score (mean cosine similarity between the judge's
+  probabilities of each output and of its reference, with its own hit rate against the reference's reading).
+  ``judge_is_perceptual_network`` warns when the judge is the network whose features L_per trained G to match:
+  its reading of the outputs is then optimistic;
+- ``identity`` (``--identity N``): dlib face-descriptor cosine similarity (genfer's port, needs
+  face_recognition_models) between N outputs and their sources.
+
+``speed``: training images/s of a preset on synthetic batches at ``--threads`` threads: the joint step
+(original faces C sees per second, and GAN pair faces per second), the GAN alone (TwoStage's first stage)
+and C alone (its second stage); with the machine's load average, since a shared machine slows every figure.
+
+    python benchmarks/switchgan_report.py --run runs/switchgan-cpu/final --run-no-inter runs/switchgan-cpu-nointer/final
+    python benchmarks/switchgan_report.py --speed-only [--preset cpu] [--threads 2] [--steps 10]
+"""
+
+import argparse
+import json
+import os
+import time
+
+import torch
+
+from genfer.config import SWITCHGAN_PRESETS, apply_overrides
+from genfer.data.augment import normalize
+from genfer.data.tensors import load_split
+from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.labels import class_names
+from genfer.metrics.emotion_score import emotion_score
+from genfer.metrics.extractors import build_extractor
+from genfer.metrics.features import stats_from_features
+from genfer.metrics.frechet import frechet_distance_stats
+from genfer.predict import predict_probs
+from genfer.train.distributed import DistInfo
+from genfer.train.switchgan import SwitchGANTrainer, load_switchgan
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte()
+
+
+@torch.inference_mode()
+def transfer_all(generator, images: torch.Tensor, labels: torch.Tensor, seed: int, batch: int = 256):
+    """Every face to every other expression present: (sources, references, targets) indices and the outputs."""
+    g = torch.Generator().manual_seed(seed)
+    present = labels.unique().tolist()
+    src, ref, tgt = [], [], []
+    for t in present:
+        pool = (labels == t).nonzero().flatten()
+        others = (labels != t).nonzero().flatten()
+        src.append(others)
+        ref.append(pool[torch.randint(len(pool), (len(others),), generator=g)])
+        tgt.append(torch.full((len(others),), t, dtype=torch.long))
+    src, ref, tgt = torch.cat(src), torch.cat(ref), torch.cat(tgt)
+    outs = []
+    for i in range(0, len(src), batch):
+        s, r = src[i : i + batch], ref[i : i + batch]
+        x, y = (normalize(images[k].float() / 255.0) for k in (s, r))
+        outs.append(to_uint8(generator.transfer(x, y, labels[s], tgt[i : i + batch])))
+    return src, ref, tgt, torch.cat(outs)
+
+
+@torch.inference_mode()
+def features(extractor, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    return torch.cat([extractor(normalize(images[i : i + batch].float() / 255.0)) for i in range(0, len(images), batch)])
+
+
+def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: int, identity: int) -> dict:
+    loaded = load_switchgan(folder)
+    cfg = loaded.config
+    m = cfg.model
+    val = load_split(cfg.data, cfg.data.val_split, limit, num_classes=m.num_classes, image_size=m.image_size,
+                     in_chans=m.in_chans)
+    names = class_names(m.num_classes)
+    acc = float((predict_probs(loaded.model, val.images, batch_size=256).argmax(1) == val.labels).float().mean())
+    src, ref, tgt, out = transfer_all(loaded.model.generator, val.images, val.labels, seed)
+    extractor = build_extractor("genfer-fer", model=recognizer)
+    real_f, fake_f = features(extractor, val.images), features(extractor, out)
+    fid, hits = {}, {}
+    reader = load_recognizer(judge)
+    p_out = predict_probs(reader.model, out, batch_size=256, image_size=reader.image_size)
+    p_ref = predict_probs(reader.model, val.images, batch_size=256, image_size=reader.image_size)[ref]
+    for t in tgt.unique().tolist():
+        real, fake = real_f[val.labels == t], fake_f[tgt == t]
+        fid[names[t]] = round(frechet_distance_stats(stats_from_features(real, extractor.name),
+                                                     stats_from_features(fake, extractor.name)), 3)
+        hits[names[t]] = round(float((p_out[tgt == t].argmax(1) == t).float().mean()), 4)
+    score = emotion_score(p_ref, p_out)
+    result = {
+        "model": str(folder), "interpolation_loss": cfg.interpolation_loss,
+        "split": f"{cfg.data.dataset}/{cfg.data.val_split} ({cfg.data.label_source} labels)", "faces": len(val.labels),
+        "val_accuracy": round(acc, 4),
+        "fid": {"per_expression": fid, "mean": round(sum(fid.values()) / len(fid), 3),
+                "real_faces_per_expression": {names[t]: int((val.labels == t).sum()) for t in tgt.unique().tolist()}},
+        "transfer": {"judge": str(judge), "judge_is_perceptual_network":
+                     load_recognizer(m.perceptual_model).folder.resolve() == reader.folder.resolve(),
+                     "n": len(tgt), "hit_rate": round(float((p_out.argmax(1) == tgt).float().mean()), 4),
+                     "hit_rate_per_target": hits, "emotion_score": round(score.score, 4),
+                     "emotion_score_hit_rate": round(score.hit_rate, 4)},
+    }
+    if identity:
+        from genfer.metrics.identity import cosine_similarity
+        from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
+
+        embed = FaceIDEmbedder(load_dlib_face_resnet())
+        pick = torch.randperm(len(src), generator=torch.Generator().manual_seed(seed))[:identity]
+        a, b = normalize(val.images[src[pick]].float() / 255.0), normalize(out[pick].float() / 255.0)
+        with torch.inference_mode():
+            sims = torch.cat([cosine_similarity(embed(a[i : i + 64]), embed(b[i : i + 64])) for i in range(0, len(a), 64)])
+        result["identity"] = {"n": len(pick), "similarity_output_vs_source": round(float(sims.mean()), 4),
+                              "network": "dlib ResNet (genfer port), 150 px"}
+    result["extractor"] = extractor.name
+    return result
+
+
+def speed(preset: str, steps: int) -> dict:
+    """Images/s of the joint step, the GAN stage and the C stage of ``preset`` on synthetic faces."""
+    out = {}
+    for mode, overrides in (("joint", []), ("two_stage", ["two_stage=true"])):
+        cfg = apply_overrides(SWITCHGAN_PRESETS[preset], overrides)
+        m = cfg.model
+        n = 8 * cfg.cls_optim.batch_size
+        images = torch.randint(0, 256, (n, m.in_chans, m.image_size, m.image_size), dtype=torch.uint8,
+                               generator=torch.Generator().manual_seed(0))
+        tr = SwitchGANTrainer(cfg, images=images, labels=torch.arange(n) % m.num_classes, info=DistInfo())
+        stages = {"joint": [0]} if mode == "joint" else {"gan": [0], "classifier": [tr.gan_steps]}
+        for name, (first,) in stages.items():
+            tr.step(first)  # warm-up
+            t = time.perf_counter()
+            for s in range(1, steps + 1):
+                tr.step(first + s)
+            sec = (time.perf_counter() - t) / steps
+            out[name] = {"seconds_per_step": round(sec, 3)}
+            if name != "classifier":
+                out[name]["gan_pair_faces_per_s"] = round(2 * cfg.gan_optim.batch_size / sec, 1)
+            if name != "gan":
+                out[name]["original_faces_per_s"] = round(cfg.cls_optim.batch_size / sec, 1)
+                out[name]["classifier_faces_per_step"] = (1 + cfg.synthesised_for_classifier) * cfg.cls_optim.batch_size
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", help="model trained with the interpolation loss (a run's final/ or checkpoint)")
+    ap.add_argument("--run-no-inter", help="the same without the interpolation loss (No_InterL)")
+    ap.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help="recognizer of the genfer-fer FID features")
+    ap.add_argument("--judge", help="recognizer that reads the outputs' expressions (default: --recognizer); use one "
+                                    "other than the model's perceptual network, whose features L_per optimised")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")
+    ap.add_argument("--identity", type=int, default=0, help="identity similarity on N random transfers (dlib)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--preset", default="cpu", help="preset of the speed benchmark")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per speed figure")
+    ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    report: dict = {"threads": args.threads}
+    if not args.speed_only:
+        runs = {"with_interpolation": args.run, "without_interpolation": args.run_no_inter}
+        report["runs"] = {k: report_run(v, recognizer=args.recognizer, judge=args.judge or args.recognizer,
+                                        limit=args.limit, seed=args.seed, identity=args.identity)
+                          for k, v in runs.items() if v}
+    if not args.no_speed:
+        report["speed"] = {"preset": args.preset, **speed(args.preset, args.steps),
+                           "load_average_1min": round(os.getloadavg()[0], 2), "cpu_cores": os.cpu_count()}
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""``genfer transfer``: give SOURCE the expression of REFERENCE and REFERENCE that of SOURCE.
+
+    genfer transfer SOURCE REFERENCE --out DIR [--aligned] [--method switchgan] [--model NAME_OR_PATH] [--json]
+    genfer transfer SOURCE REFERENCE_FOLDER --out DIR        # one pair per reference image
+    genfer transfer --pairs pairs.csv --out DIR              # rows source,reference
+
+For every pair it writes ``<stem>_source_with_reference_expression.png``,
+``<stem>_reference_with_source_expression.png`` and ``<stem>_grid.png`` (inputs on top, outputs below) into
+DIR. ``--json`` prints one JSON object per pair, one per line (a single pair prints exactly one object):
+``{"source", "reference", "outputs": {"source_with_reference_expression": PATH,
+"reference_with_source_expression": PATH}, "grid", "expressions", "labels_from", "recognized", "faces",
+"error"}``. A pair whose image cannot be read or has no face is reported with its ``error``; unreadable
+images make the exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+TRANSFER_METHODS: dict[str, str] = {"switchgan": "switchgan-fer2013-48"}
+"""``--method`` -> its default ``--model`` (the name the shipped weights will have)."""
+
+
+def read_pairs(path: str | Path) -> list[tuple[Path, Path]]:
+    """(source, reference) rows of a CSV with a ``source,reference`` header; relative paths are taken from the
+    CSV's folder. A missing file, header or column is a ``ValueError`` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pairs file not found: {path}")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"source", "reference"} <= {f.strip() for f in reader.fieldnames}:
+            raise ValueError(f"{path} needs a header with the columns source,reference")
+        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    pairs = []
+    for line, row in enumerate(rows, start=2):
+        if not row["source"] or not row["reference"]:
+            raise ValueError(f"{path} line {line}: both source and reference are required")
+        pairs.append((path.parent / row["source"], path.parent / row["reference"]))
+    if not pairs:
+        raise ValueError(f"{path} lists no pairs")
+    return pairs
+
+
+def _pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    from genfer.faces.io import list_images
+
+    if args.pairs:
+        if args.source or args.reference:
+            raise ValueError("give either SOURCE REFERENCE or --pairs CSV, not both")
+        return read_pairs(args.pairs)
+    if not (args.source and args.reference):
+        raise ValueError("give SOURCE and REFERENCE images (REFERENCE may be a folder), or --pairs CSV")
+    source = Path(args.source)
+    if not source.exists():
+        raise FileNotFoundError(f"no such file: {source}")
+    references = list_images([args.reference])
+    if not references:
+        raise ValueError(f"no images found in {args.reference}")
+    return [(source, r) for r in references]
+
+
+def _stem(k: int, source: Path, reference: Path, many: bool) -> str:
+    clean = lambda p: re.sub(r"[^A-Za-z0-9._-]+", "_", p.stem)  # noqa: E731
+    return (f"{k:04d}_" if many else "") + f"{clean(source)}__{clean(reference)}"
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    import torch
+
+    from genfer.transfer import ExpressionTransfer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs = _pairs(args)
+    tr = ExpressionTransfer(args.model or TRANSFER_METHODS[args.method], labels=args.labels,
+                            recognizer=args.recognizer, detector=args.detector)
+    out = Path(args.out)
+    unreadable = []
+    lines = []
+    for k, (source, reference) in enumerate(pairs):
+        res = tr.transfer(source, reference, aligned=args.aligned)
+        paths = {} if res.error else res.save(out, _stem(k, source, reference, len(pairs) > 1))
+        if not res.readable:
+            unreadable.append(res.error)
+        record = res.to_dict(paths)
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif res.error:
+            lines.append(f"{source.name} <-> {reference.name}: error: {res.error}")
+        else:
+            rec = res.recognized
+            note = " (no face detected, whole image used)" if "whole-image" in res.faces.values() else ""
+            lines.append(f"{source.name} ({res.expressions['source']}) <-> {reference.name} "
+                         f"({res.expressions['reference']}): {paths['grid']}; outputs read as "
+                         f"{rec['source_with_reference_expression']['label']} / "
+                         f"{rec['reference_with_source_expression']['label']}{note}")
+    if not args.json:
+        print("\n".join(lines))
+    from genfer.cli import finish
+
+    return finish("transfer", unreadable, len(pairs), what="pairs have an unreadable image")
+
+
+def register(subparsers: Any, add_common: Callable[..., None]) -> None:
+    """Add ``genfer transfer`` to the ``genfer`` command's subparsers."""
+    from genfer.hub import DEFAULT_RECOGNIZER
+    from genfer.transfer import LABEL_SOURCES
+
+    p = subparsers.add_parser("transfer", help="exchange the expressions of two faces (switch-unit GAN)")
+    p.add_argument("source", nargs="?", help="the face that takes REFERENCE's expression")
+    p.add_argument("reference", nargs="?", help="the face whose expression is taken (an image or a folder of them)")
+    p.add_argument("--pairs", metavar="CSV", help="CSV with source,reference columns (paths relative to the CSV)")
+    p.add_argument("--out", required=True, help="output folder for the transferred faces and grids")
+    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    p.add_argument("--method", default="switchgan", choices=sorted(TRANSFER_METHODS))
+    p.add_argument("--model", help="trained model: shipped name or a run's final/ or checkpoint folder "
+                                   f"(default: {', '.join(f'{k}: {v}' for k, v in TRANSFER_METHODS.items())})")
+    p.add_argument("--labels", default="classifier", choices=LABEL_SOURCES,
+                   help="what reads the input expressions for the switch: the model's classifier C (default) or "
+                        "genfer's recognizer")
+    p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help="recognizer that reads the outputs' expressions")
+    p.add_argument("--detector", default="auto", choices=["auto", "mediapipe", "haar"])
+    add_common(p, model=False)
+    p.set_defaults(func=cmd_transfer)
+
+
+__all__ = ["TRANSFER_METHODS", "cmd_transfer", "read_pairs", "register"]

@@ -1,0 +1,200 @@
+"""Invert the faces of photos: detect, align to the generator's crop template, encode, optionally refine.
+
+>>> from genfer.inversion.faces import FaceInverter
+>>> from genfer.inversion.load import load_gan
+>>> inv = FaceInverter(load_gan("runs/psp-cpu"), refine_steps=100)     # doctest: +SKIP
+>>> for result in inv.iter_invert(["photo.jpg"]):                      # doctest: +SKIP
+...     result.faces[0].wplus.shape                                    # (n_latent, style_dim)
+
+Faces are aligned with :class:`~genfer.faces.pipeline.FacePipeline` to the template the generator's training
+faces were framed with (``config.crop_template``) at the generator's resolution. With an encoder (a pSp model)
+its W+ code is the result, or the start of ``refine_steps`` steps of :func:`~genfer.inversion.project.project`;
+a generator without an encoder is inverted by optimisation from its average latent alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from genfer.config import InversionLossConfig
+from genfer.data.augment import normalize
+from genfer.inversion.load import LoadedGAN
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FaceInverter", "ImageInversion", "InvertedFace", "to_tensor", "to_uint8"]
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3."""
+    arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
+    return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
+
+
+def to_tensor(crops: np.ndarray) -> torch.Tensor:
+    """(N, H, W) or (N, H, W, 3) uint8 -> (N, C, H, W) float in [-1, 1]."""
+    x = torch.as_tensor(np.asarray(crops))
+    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    return normalize(x.float() / 255.0)
+
+
+@dataclass
+class InvertedFace:
+    """One inverted face.
+
+    box: (x, y, w, h) in the photo; source: how it was found (a detector stage, ``whole-image`` when no detector
+    fired and the square-ish image was taken as the face, or ``aligned`` for inputs given as crops);
+    aligned / reconstruction: (S, S) uint8 grayscale or (S, S, 3) RGB at the generator's resolution;
+    wplus: (n_latent, D) float32 W+ code.
+    """
+
+    box: list[float]
+    source: str
+    aligned: np.ndarray
+    reconstruction: np.ndarray
+    wplus: np.ndarray
+
+
+@dataclass
+class ImageInversion:
+    """The faces of one input, or the error that stopped it; ``readable`` is False for unreadable images."""
+
+    path: str
+    faces: list[InvertedFace] = field(default_factory=list)
+    error: str | None = None
+    readable: bool = True
+
+
+class FaceInverter:
+    """Invert faces into a trained generator's W+ space.
+
+    Args:
+        gan: a loaded generator, with or without an inversion encoder (:func:`~genfer.inversion.load.load_gan`).
+        refine_steps: optimisation steps after the encoder (0: the encoder's code as is). A generator without
+            an encoder needs > 0.
+        loss: the refinement objective (default: the pSp model's training loss, else IFER's weights with the
+            offline perceptual network).
+        detector: face detector backend (``auto``, ``mediapipe``, ``haar``).
+        batch_size: faces per encoder / refinement batch.
+        seed: seeds the refinement's code noise.
+    """
+
+    def __init__(self, gan: LoadedGAN, *, refine_steps: int = 0, loss: InversionLossConfig | None = None,
+                 detector: str = "auto", batch_size: int = 16, seed: int = 0) -> None:
+        if refine_steps < 0:
+            raise ValueError(f"refine steps must be >= 0, not {refine_steps}")
+        if gan.encoder is None and refine_steps == 0:
+            raise ValueError(f"{gan.folder} is a generator without an inversion encoder: give refinement steps "
+                             "(--refine STEPS) to invert by optimisation")
+        self.gan = gan
+        self.refine_steps = refine_steps
+        self.loss = loss or gan.loss or InversionLossConfig()
+        self.detector = detector
+        self.batch_size = batch_size
+        self.seed = seed
+        self._pipeline: Any = None
+        self._criterion: Any = None
+        cfg = gan.config
+        self.size, self.channels = cfg.resolution, cfg.img_channels
+
+    @property
+    def pipeline(self) -> Any:
+        """The face pipeline (created on first use: it loads mediapipe)."""
+        if self._pipeline is None:
+            from genfer.faces.detect import FaceDetector
+            from genfer.faces.pipeline import FacePipeline
+
+            self._pipeline = FacePipeline(detector=FaceDetector(backend=self.detector),
+                                          template=self.gan.config.crop_template, size=self.size,
+                                          grayscale=self.channels == 1)
+        return self._pipeline
+
+    @property
+    def criterion(self) -> Any:
+        """The refinement objective (built on first use)."""
+        if self._criterion is None:
+            from genfer.inversion.criterion import InversionCriterion
+
+            self._criterion = InversionCriterion(self.loss, device=self.device)
+        return self._criterion
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.gan.generator.parameters()).device
+
+    # ------------------------------------------------------------------ codes and images
+
+    def invert_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, C, S, S) in [-1, 1] at the generator's resolution -> (W+ (B, n_latent, D), images (B, C, S, S))."""
+        from genfer.models.inversion import resize_to
+
+        x = x.to(self.device)
+        wplus = None
+        if self.gan.encoder is not None:
+            with torch.no_grad():
+                wplus = self.gan.encoder(resize_to(x, self.gan.encoder.input_size))
+        if self.refine_steps:
+            from genfer.inversion.project import project
+
+            res = project(self.gan.generator, x, latent_avg=self.gan.latent_avg, criterion=self.criterion,
+                          steps=self.refine_steps, init=wplus, seed=self.seed)
+            return res.wplus, res.image
+        return wplus, self.render(wplus)
+
+    @torch.no_grad()
+    def render(self, wplus: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, S, S) in [-1, 1] of W+ codes (B, n_latent, D), with the generator's fixed noise maps."""
+        return self.gan.generator.synthesis(wplus.to(self.device), randomize_noise=False).clamp(-1, 1)
+
+    def invert_crops(self, crops: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Aligned crops (N, S, S[, 3]) uint8 -> per crop (reconstruction uint8, W+ (n_latent, D) float32)."""
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for start in range(0, len(crops), self.batch_size):
+            wplus, images = self.invert_tensor(to_tensor(crops[start : start + self.batch_size]))
+            codes = wplus.detach().float().cpu().numpy()
+            out += list(zip(to_uint8(images), codes))
+        return out
+
+    # ------------------------------------------------------------------ photos
+
+    def aligned_crop(self, image: np.ndarray) -> np.ndarray:
+        """A photo given as an aligned face: resized (area) to the generator's resolution, gray if it is gray."""
+        import cv2
+
+        img = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if self.channels == 1 else image
+        return cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA)
+
+    def faces_of(self, image: np.ndarray, *, aligned: bool) -> list[tuple[list[float], str, np.ndarray]]:
+        """(box, source, crop) of every face of an RGB image (the whole image with ``aligned``)."""
+        if aligned:
+            h, w = image.shape[:2]
+            return [([0.0, 0.0, float(w), float(h)], "aligned", self.aligned_crop(image))]
+        return [([float(v) for v in af.face.box], af.face.source, af.crop) for af in self.pipeline.process(image)]
+
+    def iter_invert(self, inputs: Sequence[Any], *, aligned: bool = False) -> Iterator[ImageInversion]:
+        """Invert every face of every input (paths, arrays, PIL images), one result per input, in order."""
+        from genfer.faces.io import ImageReadError, load_image
+
+        for i, item in enumerate(inputs):
+            res = ImageInversion(path=str(item) if isinstance(item, (str, os.PathLike)) else f"<input {i}>")
+            try:
+                image = load_image(item)
+            except ImageReadError as exc:
+                res.error, res.readable = str(exc), False
+                yield res
+                continue
+            found = self.faces_of(image, aligned=aligned)
+            if not found:
+                res.error = "no face found"
+            crops = np.stack([c for _, _, c in found]) if found else None
+            if crops is not None:
+                for (box, source, crop), (recon, code) in zip(found, self.invert_crops(crops)):
+                    res.faces.append(InvertedFace(box=box, source=source, aligned=crop, reconstruction=recon,
+                                                  wplus=code))
+            yield res

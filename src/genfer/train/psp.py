@@ -1,0 +1,176 @@
+"""pSp encoder training (``genfer train psp``) against a frozen, trained StyleGAN2; resumable, DDP-ready.
+
+One step on a batch of real faces x (flipped at random): the encoder predicts W+ = w̄ + offsets, the frozen
+generator renders y = G(W+) (noise maps drawn for the step when ``train_noise``, else its fixed maps), both are
+brought to the encoder's input size, and the encoder takes one optimiser step on
+``0.8·L2 + 1·LPIPS + 0.1·ID + 1e-4·‖W+ − w̄‖`` (IFER's appendix weights; see
+:class:`~genfer.inversion.criterion.InversionCriterion`). Every ``eval_every_steps`` the held-out images are
+inverted with the generator's fixed noise: mean loss terms, MSE, PSNR and SSIM are logged and a grid (inputs
+over reconstructions) is written to ``grids/step-<S>.png``.
+
+The generator comes from ``cfg.generator`` when a run starts; checkpoints hold the whole pSp model (encoder and
+generator: ``model.safetensors``), so a run resumes without it. ``final/`` holds the same plus ``config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genfer.config import PSpTrainConfig, to_dict
+from genfer.data.augment import augmented_batch, normalize
+from genfer.data.pool import load_image_pool
+from genfer.inversion.criterion import InversionCriterion
+from genfer.models.inversion import PSp, build_psp_encoder, resize_to
+from genfer.models.stylegan2 import build_generator
+from genfer.train.checkpoint import CheckpointError, save_state_dict
+from genfer.train.distributed import DistInfo, average_gradients
+from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
+from genfer.train.mae import save_grid, split_holdout
+
+log = logging.getLogger(__name__)
+
+AUGMENT_STREAM, NOISE_STREAM = 0, 1
+
+
+def build_psp(cfg: PSpTrainConfig, *, load_generator: bool, device: torch.device | str = "cpu") -> PSp:
+    """A pSp model for ``cfg``: a fresh encoder and the generator (loaded from ``cfg.generator`` when asked).
+
+    The generator folder's architecture must equal ``cfg.stylegan2``; the encoder's ``latent_avg`` is set from it.
+    """
+    encoder = build_psp_encoder(cfg.encoder, cfg.stylegan2)
+    if not load_generator:
+        return PSp(encoder=encoder, decoder=build_generator(cfg.stylegan2)).to(device)
+    from genfer.inversion.load import load_gan
+
+    gan = load_gan(cfg.generator, device=device)
+    if to_dict(gan.config) != to_dict(cfg.stylegan2):
+        raise CheckpointError(f"generator {gan.folder} has another architecture than this config's stylegan2 "
+                              "section (copy its model section there)")
+    encoder.set_latent_avg(gan.latent_avg)
+    return PSp(encoder=encoder, decoder=gan.generator).to(device)
+
+
+def build_encoder_optimizer(cfg: PSpTrainConfig, module: torch.nn.Module) -> torch.optim.Optimizer:
+    """``ranger`` (RAdam + Lookahead k=6, α=0.5, pSp's optimiser) or ``adam``, no weight decay."""
+    from timm.optim import create_optimizer_v2
+
+    opt = "lookahead_radam" if cfg.optimizer == "ranger" else "adam"
+    return create_optimizer_v2(module, opt=opt, lr=cfg.lr, weight_decay=0.0, betas=tuple(cfg.betas))
+
+
+def train_psp(
+    cfg: PSpTrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    max_steps: int | None = None,
+    dist_info: DistInfo | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) a pSp encoder; checkpoints, metrics, grids and ``final/`` go to ``run_dir``.
+
+    Returns:
+        Summary: ``step``, ``total_steps``, ``train_seconds`` and the last held-out ``val_loss``, ``val_mse``,
+        ``val_psnr``, ``val_ssim`` (None if never evaluated).
+    """
+    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
+    run_dir = Path(run_dir)
+    g_cfg = cfg.stylegan2
+    pool, _ = load_image_pool(cfg.sources, size=g_cfg.resolution, channels=g_cfg.img_channels, limit=cfg.limit,
+                              progress=progress and info.is_main)
+    train_idx, held_idx = split_holdout(len(pool), cfg.holdout, cfg.seed)
+    plan = BatchPlan.make(n=len(train_idx), batch_size=cfg.batch_size, epochs=1.0, warmup_epochs=0.0, seed=cfg.seed,
+                          info=info)
+    plan = replace(plan, total_steps=cfg.steps)
+    fresh = not (resume and (run_dir / "latest").is_file())
+    psp = build_psp(cfg, load_generator=fresh, device=info.device)
+    encoder, decoder = psp.encoder, psp.decoder
+    decoder.eval().requires_grad_(False)
+    optimizer = build_encoder_optimizer(cfg, encoder)
+    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"model": psp}, optimizers={"encoder": optimizer},
+                      info=info, name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints,
+                      progress=progress)
+    if resume:
+        run.resume()
+    criterion = InversionCriterion(cfg.loss, device=info.device)
+    size = encoder.input_size
+    b, local = plan.global_batch, plan.local
+
+    def train_step(step: int) -> dict[str, float]:
+        x = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
+                            step_generator(cfg.seed, step, AUGMENT_STREAM), global_batch=b, local=local)
+        x = resize_to(x.to(info.device), size)
+        noise = None
+        if cfg.train_noise:
+            maps = decoder.make_noise(generator=step_generator(cfg.seed, step, NOISE_STREAM), batch=b)
+            noise = [n[local].to(info.device) for n in maps]
+        encoder.train()
+        out = psp(x, noise=noise)
+        terms = criterion(resize_to(out.image, size), x, out.wplus, encoder.latent_avg)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        average_gradients(encoder, info)
+        optimizer.step()
+        return {name: t.item() for name, t in terms.items()}
+
+    held = normalize(pool[held_idx[: cfg.eval_images]].float() / 255.0)
+
+    def evaluate(step: int) -> dict[str, float]:
+        out = evaluate_inversion(psp, criterion, held, batch_size=max(1, cfg.batch_size))
+        if cfg.grid_images:
+            k = cfg.grid_images
+            with torch.no_grad():
+                recon = psp(resize_to(held[:k].to(info.device), size)).image.clamp(-1, 1).cpu()
+            save_grid([resize_to(held[:k], size), resize_to(recon, size)], run_dir / "grids" / f"step-{step:09d}.png")
+        return out
+
+    hooks = [Hook(every=cfg.eval_every_steps, fn=evaluate)] if len(held) else []
+    summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
+                       start_info={"train_images": plan.n, "heldout_images": len(held_idx),
+                                   "perceptual": criterion.perceptual_name})
+    if info.is_main and summary["finished"]:
+        export_psp(run_dir / "final", psp, cfg)
+    return run_summary(summary, "val_loss", "val_mse", "val_psnr", "val_ssim")
+
+
+@torch.no_grad()
+def evaluate_inversion(psp: PSp, criterion: InversionCriterion, images: torch.Tensor, *,
+                       batch_size: int = 32) -> dict[str, float]:
+    """Mean loss terms (``val_<term>``, ``val_loss`` the total) and MSE / PSNR / SSIM (images scaled to [0, 1])
+    of inverting ``images`` (N, C, H, W) in [-1, 1] with the generator's fixed noise."""
+    from genfer.metrics.ssim import mse, psnr, ssim
+
+    psp.eval()
+    size = psp.encoder.input_size
+    device = next(psp.parameters()).device
+    sums: dict[str, float] = {}
+    for i in range(0, len(images), batch_size):
+        x = resize_to(images[i : i + batch_size].to(device), size)
+        out = psp(x)
+        y = resize_to(out.image, size)
+        terms = {f"val_{k}" if k != "total" else "val_loss": float(v) * len(x)
+                 for k, v in criterion(y, x, out.wplus, psp.encoder.latent_avg).items()}
+        y01, x01 = (y.clamp(-1, 1) + 1) / 2, (x + 1) / 2
+        terms["val_mse"] = float(mse(y01, x01).sum())
+        terms["val_psnr"] = float(psnr(y01, x01, data_range=1.0).sum())
+        terms["val_ssim"] = float(ssim(y01, x01, data_range=1.0).sum())
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v
+    return {k: v / max(1, len(images)) for k, v in sums.items()}
+
+
+def export_psp(folder: Path, psp: PSp, cfg: PSpTrainConfig) -> Path:
+    """Write ``model.safetensors`` (encoder with ``latent_avg``, and generator) and ``config.json`` into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_state_dict(psp.state_dict(), folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    return folder
+
+
+__all__ = ["build_encoder_optimizer", "build_psp", "evaluate_inversion", "export_psp", "train_psp"]

@@ -1,0 +1,120 @@
+"""``genfer invert`` / ``sample`` / ``mix`` and ``genfer train stylegan2|psp`` end to end on tiny trained runs."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genfer.cli import main
+from test_cli import assert_user_error
+from test_cli import run as run_cli
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A tiny StyleGAN2 run and a tiny pSp run on it, each trained a few steps through ``genfer train``."""
+    from conftest import write_class_folders
+
+    base = tmp_path_factory.mktemp("gan-runs")
+    data = write_class_folders(base / "data", {"train": 6})
+    src = f"sources=[{{dataset: folder, root: '{data}', split: train}}]"
+    assert main(["train", "stylegan2", "--preset", "tiny", "--out", str(base / "sg2"), "--quiet", "--threads", "1",
+                 "--set", src, "--set", "kimg=0.016", "--set", "grid_images=0"]) == 0
+    assert main(["train", "psp", "--preset", "tiny", "--out", str(base / "psp"), "--quiet", "--threads", "1",
+                 "--set", src, "--set", f"generator={base / 'sg2'}", "--set", "steps=2", "--set", "grid_images=0"]) == 0
+    return {"sg2": base / "sg2", "psp": base / "psp", "face": data / "train" / "happiness" / "train_happiness_000.png",
+            "face2": data / "train" / "anger" / "train_anger_001.png"}
+
+
+def run(capsys, *argv):
+    return run_cli(capsys, *map(str, argv))
+
+
+def test_train_runs_finished_with_final_folders(runs):
+    for name in ("sg2", "psp"):
+        assert (runs[name] / "final" / "model.safetensors").is_file()
+        assert (runs[name] / "config.yaml").is_file()
+
+
+def test_invert_json_contract_photo_and_aligned_crop(capsys, runs, sample_photo, tmp_path):
+    code, out, _ = run(capsys, "invert", sample_photo, runs["face"], "--model", runs["psp"], "--out", tmp_path,
+                       "--json", "--threads", "1")
+    assert code == 0
+    photo, crop = json.loads(out)
+    assert set(photo) == {"path", "faces", "error"} and photo["error"] is None
+    face = photo["faces"][0]
+    assert {"box", "aligned", "reconstruction", "latent", "source"} <= set(face) and len(face["box"]) == 4
+    assert face["source"] != "whole-image"  # Grace Hopper's face is detected
+    assert face["aligned"] == str(tmp_path / "grace_hopper_aligned.png")
+    assert Image.open(face["aligned"]).size == (16, 16) and Image.open(face["reconstruction"]).mode == "L"
+    assert np.load(face["latent"]).shape == (6, 16) and np.load(face["latent"]).dtype == np.float32
+    assert crop["faces"][0]["source"] == "whole-image"  # a tight 40 px crop: no detection, reported as such
+    code, out, _ = run(capsys, "invert", runs["face"], "--model", runs["psp"], "--out", tmp_path, "--aligned",
+                       "--refine", "2", "--json")
+    (item,) = json.loads(out)
+    assert code == 0 and item["faces"][0]["source"] == "aligned" and item["faces"][0]["box"] == [0, 0, 40, 40]
+
+
+def test_invert_generator_alone_needs_refine(capsys, runs, tmp_path):
+    code, _, err = run(capsys, "invert", runs["face"], "--model", runs["sg2"], "--out", tmp_path, "--aligned")
+    assert_user_error(code, err, "--refine")
+    code, out, _ = run(capsys, "invert", runs["face"], "--model", runs["sg2"], "--out", tmp_path, "--aligned",
+                       "--refine", "3")
+    assert code == 0 and "train_happiness_000_recon.png" in out
+    assert (tmp_path / "train_happiness_000_wplus.npy").is_file()
+
+
+def test_invert_errors(capsys, runs, tmp_path):
+    (tmp_path / "bad.jpg").write_text("not an image")
+    code, out, err = run(capsys, "invert", tmp_path / "bad.jpg", runs["face"], "--model", runs["psp"], "--out",
+                         tmp_path / "o", "--json", "--aligned")
+    assert_user_error(code, err, "could not be read")
+    bad, good = json.loads(out)
+    assert bad["faces"] == [] and "corrupt" in bad["error"] and good["error"] is None
+    code, _, err = run(capsys, "invert", tmp_path / "missing.jpg", "--model", runs["psp"], "--out", tmp_path)
+    assert_user_error(code, err, "missing.jpg")
+    code, _, err = run(capsys, "invert", runs["face"], "--model", tmp_path, "--out", tmp_path / "o")
+    assert_user_error(code, err, "not a model folder")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text('{"name": "x"}')
+    code, _, err = run(capsys, "invert", runs["face"], "--model", tmp_path / "m", "--out", tmp_path / "o")
+    assert_user_error(code, err, "neither a StyleGAN2 nor a pSp model")
+
+
+def test_invert_reports_photos_without_faces(capsys, runs, tmp_path):
+    Image.fromarray(np.full((60, 200, 3), 128, np.uint8)).save(tmp_path / "wall.png")  # wide, blank: no face
+    code, out, _ = run(capsys, "invert", tmp_path / "wall.png", "--model", runs["psp"], "--out", tmp_path, "--json")
+    (item,) = json.loads(out)
+    assert code == 0 and item["faces"] == [] and item["error"] == "no face found"
+
+
+def test_sample_writes_n_seeded_faces(capsys, runs, tmp_path):
+    code, out, _ = run(capsys, "sample", "-n", "3", "--out", tmp_path / "a", "--seed", "5", "--truncation", "0.5",
+                       "--model", runs["sg2"], "--json", "--save-latents")
+    assert code == 0
+    d = json.loads(out)
+    assert d["n"] == 3 and len(d["samples"]) == 3 and np.load(d["samples"][0]["latent"]).shape == (6, 16)
+    run(capsys, "sample", "-n", "3", "--out", tmp_path / "b", "--seed", "5", "--truncation", "0.5", "--model",
+        runs["psp"])
+    for i in range(3):  # same generator (the pSp model's), same seed: same faces
+        a, b = (np.asarray(Image.open(tmp_path / d / f"sample_{i:04d}.png")) for d in ("a", "b"))
+        assert a.shape == (16, 16) and np.array_equal(a, b)
+    code, _, err = run(capsys, "sample", "-n", "2", "--out", tmp_path, "--truncation", "2", "--model", runs["sg2"])
+    assert_user_error(code, err, "--truncation")
+
+
+def test_mix_two_inverted_faces(capsys, runs, tmp_path):
+    code, out, _ = run(capsys, "mix", runs["face"], runs["face2"], "--model", runs["psp"], "--out", tmp_path,
+                       "--aligned", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["crossovers"] == [2, 4] and d["error"] is None and len(d["images"]) == 2
+    assert Image.open(d["strip"]).size == (16 * 4, 16)  # A's reconstruction, two mixes, B's reconstruction
+    code, _, err = run(capsys, "mix", runs["face"], runs["face2"], "--model", runs["psp"], "--out", tmp_path,
+                       "--crossover", "6")
+    assert_user_error(code, err, "--crossover")
+    code, out, err = run(capsys, "mix", runs["face"], tmp_path / "nope.png", "--model", runs["psp"], "--out",
+                         tmp_path, "--json")
+    assert code == 2 and "nope.png" in json.loads(out)["error"]

@@ -1,0 +1,136 @@
+"""``genfer transfer`` end to end on a tiny switch-unit GAN trained in the test session, and its error paths."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genfer.cli import main
+from genfer.commands.transfer import read_pairs
+
+KEYS = ("source_with_reference_expression", "reference_with_source_expression")
+
+
+@pytest.fixture(scope="module")
+def tiny_switchgan(tmp_path_factory) -> Path:
+    """A tiny switch-unit GAN run's ``final/`` folder (synthetic 8-class faces, 12 steps)."""
+    from conftest import write_class_folders
+
+    from genfer.config import SWITCHGAN_PRESETS, apply_overrides
+    from genfer.train.switchgan import train_switchgan
+
+    root = tmp_path_factory.mktemp("switchgan")
+    data = write_class_folders(root / "data", {"train": 12, "valid": 4})
+    cfg = apply_overrides(SWITCHGAN_PRESETS["tiny"], [
+        "data.dataset=folder", f"data.root={data}", "data.val_split=valid", "data.limit_train=0",
+        "data.limit_val=0", "threads=1", "grid_images=0"])
+    train_switchgan(cfg, root / "run", progress=False)
+    return root / "run" / "final"
+
+
+@pytest.fixture
+def faces(tmp_path) -> Path:
+    """Three small grayscale face-like crops and a corrupt file."""
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(folder / f"face{k}.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    return folder
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def records(out):
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def test_transfer_one_pair_json_contract_and_files(capsys, tiny_switchgan, faces, tmp_path):
+    code, out, _ = run(capsys, "transfer", faces / "face0.png", faces / "face1.png", "--out", tmp_path / "out",
+                       "--aligned", "--model", tiny_switchgan, "--json")
+    assert code == 0
+    (rec,) = records(out)
+    assert {"source", "reference", "outputs", "error"} <= set(rec) and rec["error"] is None
+    assert set(rec["outputs"]) == set(KEYS)
+    for key in KEYS:
+        img = np.asarray(Image.open(rec["outputs"][key]))
+        assert img.shape == (32, 32)  # the model's 32 px grayscale crops
+        assert rec["recognized"][key]["label"] and 0 <= rec["recognized"][key]["probability"] <= 1
+    assert np.asarray(Image.open(rec["grid"])).shape == (128, 128)  # 2 x 2 faces, x2
+    assert rec["labels_from"] == "classifier" and set(rec["expressions"]) == {"source", "reference"}
+    assert rec["faces"] == {"source": "aligned", "reference": "aligned"}
+
+
+def test_transfer_reference_folder_pairs_csv_and_recognizer_labels(capsys, tiny_switchgan, faces, tmp_path):
+    code, out, _ = run(capsys, "transfer", faces / "face0.png", faces, "--out", tmp_path / "folder", "--aligned",
+                       "--model", tiny_switchgan, "--labels", "recognizer", "--json")
+    assert code == 0
+    recs = records(out)
+    assert [Path(r["reference"]).name for r in recs] == ["face0.png", "face1.png", "face2.png"]
+    assert all(r["labels_from"] == "recognizer" and r["error"] is None for r in recs)
+    assert len({r["outputs"][KEYS[0]] for r in recs}) == 3  # one file per pair
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("source,reference\nfaces/face1.png,faces/face2.png\nfaces/face2.png,broken.png\n")
+    code, out, err = run(capsys, "transfer", "--pairs", csv, "--out", tmp_path / "csv", "--aligned",
+                         "--model", tiny_switchgan, "--json")
+    assert code == 2 and "1 of 2 pairs have an unreadable image" in err and len(err.strip().splitlines()) == 1
+    good, bad = records(out)
+    assert good["error"] is None and Path(good["outputs"][KEYS[1]]).is_file()
+    assert "broken.png" in bad["error"] and bad["outputs"] == {k: None for k in KEYS}
+
+
+def test_transfer_detects_faces_in_photos_and_reports_missing_faces(capsys, tiny_switchgan, sample_photo, tmp_path):
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.full((40, 200, 3), 128, np.uint8)).save(wide)  # no face, not square
+    code, out, _ = run(capsys, "transfer", sample_photo, sample_photo, "--out", tmp_path / "o", "--model",
+                       tiny_switchgan, "--json")
+    assert code == 0
+    (rec,) = records(out)
+    assert rec["error"] is None and rec["faces"]["source"] != "aligned"
+    code, out, _ = run(capsys, "transfer", sample_photo, wide, "--out", tmp_path / "o", "--model", tiny_switchgan)
+    assert code == 0 and "no face found" in out and "wide.png" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["missing.png", "other.png"], "no such file"),
+    ([], "give SOURCE and REFERENCE"),
+    (["--pairs", "nothere.csv"], "pairs file not found"),
+])
+def test_transfer_user_errors_are_one_line(capsys, tmp_path, argv, fragment):
+    code, _, err = run(capsys, "transfer", *argv, "--out", tmp_path / "o")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+
+
+def test_transfer_rejects_a_model_that_is_not_a_switchgan(capsys, faces, tmp_path, tiny_model):
+    code, _, err = run(capsys, "transfer", faces / "face0.png", faces / "face1.png", "--out", tmp_path / "o",
+                       "--model", tiny_model)
+    assert code == 2 and "not a switch-unit GAN model" in err
+    code, _, err = run(capsys, "transfer", faces / "face0.png", faces / "face1.png", "--out", tmp_path / "o",
+                       "--model", "no-such-model")
+    assert code == 2 and "no model 'no-such-model'" in err
+
+
+def test_read_pairs_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\nx,y\n")
+    with pytest.raises(ValueError, match="source,reference"):
+        read_pairs(bad)
+    bad.write_text("source,reference\nx,\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_pairs(bad)
+    bad.write_text("reference,source\nr.png,s.png\n")
+    assert read_pairs(bad) == [(tmp_path / "s.png", tmp_path / "r.png")]
+
+
+def test_train_switchgan_print_config(capsys):
+    code, out, _ = run(capsys, "train", "switchgan", "--preset", "tiny", "--print-config",
+                       "--set", "expression_representation=false")
+    cfg = json.loads(out)
+    assert code == 0 and cfg["expression_representation"] is False and cfg["synthesised_per_original"] == 2
