@@ -102,16 +102,21 @@ PFVIT_PRESETS: dict[str, PFViTTrainConfig] = {
     ),
     # ViT-T width at 48 px (the MAE cpu preset), FR orthogonality on 112 px crops, 5 epochs of FERPlus train:
     # about 20 images/s on 2 free cores (benchmarks/pfvit_speed.py), so about 2 h.
+    # Loss weights balanced by magnitude: at initialisation from the MAE (64 FERPlus faces) the terms measured
+    # L_emo 2.1, L_rec 35.8, L_adv 10.0, L_ortho 2.0 (direct + fr), so each weighted term starts near L_emo.
     "cpu": PFViTTrainConfig(
         name="pfvit-cpu", init_from="runs/mae-cpu/final",
         model=PFViTModelConfig(mae=MAE_PRESETS["cpu"], fr_size=112),
+        weights=PFViTLossWeights(emo=1.0, rec=0.05, adv=0.2, ortho=1.0),
         optim=replace(PFVIT_OPTIM, epochs=5, batch_size=32),
         disc_optim=replace(PFVIT_DISC_OPTIM, epochs=5, batch_size=32),
     ),
     # The paper: ViT-B/16 at 224 px, 3 channels, MAE-initialised, FR-network orthogonality, 100 epochs, batch 32.
+    # L_rec grows with the image norm: sqrt(224² · 3) / 48 ≈ 8 times the cpu preset's, so its weight is 8× smaller.
     "paper": PFViTTrainConfig(
         name="pfvit-paper", init_from="runs/mae-paper/final",
         model=PFViTModelConfig(mae=MAE_PRESETS["paper"]),
+        weights=PFViTLossWeights(emo=1.0, rec=0.006, adv=0.2, ortho=1.0),
         augment=AugmentConfig(rotate_deg=0.0, brightness=0.0, contrast=0.0, erase_prob=0.0),
     ),
 }
