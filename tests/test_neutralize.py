@@ -54,3 +54,15 @@ def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
     Image.fromarray(np.zeros((48, 48), np.uint8)).save(img)
     assert main(["neutralize", str(img), "--aligned", "--model", "fer-resnet18s-48", "--out", str(tmp_path)]) == 2
     assert "not a PF-ViT model" in capsys.readouterr().err
+
+
+def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, tmp_path):
+    from genfer.api import Recognizer
+    from genfer.demo import poker_face_extra, run_demo
+    from genfer.neutralize import Neutralizer
+
+    folder, _ = tiny_pfvit
+    photo = np.full((64, 64, 3), 120, np.uint8)
+    out = run_demo(Recognizer(), tmp_path, [("grey", photo)], extras=[poker_face_extra(Neutralizer(str(folder)))])
+    html = open(out["report"]).read()
+    assert "PF-ViT poker faces" in html and "poker face" in html

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -47,11 +48,50 @@ def side_by_side(images: list[np.ndarray], height: int = 400) -> np.ndarray:
     return np.concatenate(scaled, axis=1)
 
 
-def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray]] | None = None) -> dict:
+DemoExtra = Callable[[np.ndarray], str]
+"""Adds a row to a photo's section of the report: RGB photo -> HTML (e.g. its faces' poker faces)."""
+
+
+def poker_face_extra(neutralizer) -> DemoExtra:
+    """A demo row with each face's PF-ViT strip: input, reconstruction, poker face, emotion image."""
+    from PIL import Image
+
+    from genfer.render import image_data_uri
+
+    def extra(image: np.ndarray) -> str:
+        _, faces = next(neutralizer.iter_neutralize([image]))
+        cells = []
+        for k, f in enumerate(faces):
+            strip = Image.fromarray(np.concatenate([f.aligned, f.reconstruction, f.poker_face, f.emotion], axis=1))
+            strip = strip.resize((strip.width * 3, strip.height * 3), Image.NEAREST)
+            cells.append(f"<div class='face'><b>face {k + 1}: input, reconstruction, poker face, emotion</b>"
+                         f"<br><img src='{image_data_uri(strip)}' alt='PF-ViT strip of face {k + 1}'></div>")
+        return "<h4>PF-ViT poker faces</h4>" + "".join(cells) if cells else ""
+
+    return extra
+
+
+def shipped_extras() -> list[DemoExtra]:
+    """The rows the shipped generative models add to the demo (none until such a model ships)."""
+    from genfer.hub import MODEL_ALIASES, available_models
+
+    extras = []
+    if MODEL_ALIASES["pfvit"] in available_models():
+        from genfer.neutralize import Neutralizer
+
+        extras.append(poker_face_extra(Neutralizer("pfvit")))
+    return extras
+
+
+def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray]] | None = None, *,
+             extras: list[DemoExtra] | None = None) -> dict:
     """Recognise the photos, write annotated JPEGs and ``report.html`` into ``out_dir``.
+
+    ``extras`` add rows to each photo's section (default: :func:`shipped_extras`).
 
     Returns a summary: ``report`` path and, per photo, the labels found.
     """
+    extras = shipped_extras() if extras is None else extras
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     photos = photos if photos is not None else sample_photos()
@@ -60,7 +100,8 @@ def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray
         res = recognizer.predict([image])[0]
         img = annotate(image, res.faces)
         img.save(out / f"demo_{k:02d}.jpg", quality=90)
-        sections.append({"name": name, "image": img, "faces": res.faces, "error": res.error})
+        extra_html = "".join(fn(image) for fn in extras)
+        sections.append({"name": name, "image": img, "faces": res.faces, "error": res.error, "extra_html": extra_html})
         summary.append({"photo": name, "faces": [f.label for f in res.faces], "error": res.error})
     intro = (f"Model <code>{recognizer.loaded.name}</code> ({len(recognizer.classes)} classes, "
              f"{recognizer.image_size} px). Boxes: detected faces; green dots: 5 landmarks used for alignment.")
