@@ -66,3 +66,14 @@ def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, tmp_path):
     out = run_demo(Recognizer(), tmp_path, [("grey", photo)], extras=[poker_face_extra(Neutralizer(str(folder)))])
     html = open(out["report"]).read()
     assert "PF-ViT poker faces" in html and "poker face" in html
+
+
+def test_pfvit_folder_works_as_a_recognizer_in_eval_and_recognize(tiny_pfvit, capsys):
+    folder, data = tiny_pfvit
+    assert main(["eval", "--dataset", "folder", "--data", str(data), "--split", "valid", "--model", str(folder),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 16 and 0 <= report["accuracy"] <= 1
+    img = next((data / "valid" / "anger").iterdir())
+    assert main(["recognize", str(img), "--aligned", "--model", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["faces"][0]["label"]
