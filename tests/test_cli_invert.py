@@ -118,3 +118,15 @@ def test_mix_two_inverted_faces(capsys, runs, tmp_path):
     code, out, err = run(capsys, "mix", runs["face"], tmp_path / "nope.png", "--model", runs["psp"], "--out",
                          tmp_path, "--json")
     assert code == 2 and "nope.png" in json.loads(out)["error"]
+
+
+def test_demo_row_shows_inversions(runs, tmp_path):
+    from genfer.api import Recognizer
+    from genfer.demo import inversion_extra, run_demo
+    from genfer.inversion.faces import FaceInverter
+    from genfer.inversion.load import load_gan
+
+    photo = np.asarray(Image.open(runs["face"]).convert("RGB"))
+    inverter = FaceInverter(load_gan(runs["psp"]))
+    out = run_demo(Recognizer(), tmp_path, [("face", photo)], extras=[inversion_extra(inverter)], sections_after=[])
+    assert "StyleGAN2 inversion" in Path(out["report"]).read_text()

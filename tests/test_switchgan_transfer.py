@@ -134,3 +134,17 @@ def test_train_switchgan_print_config(capsys):
                        "--set", "expression_representation=false")
     cfg = json.loads(out)
     assert code == 0 and cfg["expression_representation"] is False and cfg["synthesised_per_original"] == 2
+
+
+def test_demo_section_exchanges_the_first_two_photos(tiny_switchgan, tmp_path):
+    from genfer.api import Recognizer
+    from genfer.demo import run_demo, transfer_section
+    from genfer.transfer import ExpressionTransfer
+
+    rng = np.random.default_rng(1)
+    photos = [(f"p{k}", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)) for k in range(2)]
+    model = ExpressionTransfer(str(tiny_switchgan))
+    out = run_demo(Recognizer(), tmp_path, photos, extras=[],
+                   sections_after=[lambda ph, o: transfer_section(model, ph, o)])
+    html = Path(out["report"]).read_text()
+    assert "Expression transfer" in html and "Inputs on top" in html

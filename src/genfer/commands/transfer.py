@@ -22,7 +22,9 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
-TRANSFER_METHODS: dict[str, str] = {"switchgan": "switchgan-fer2013-48"}
+from genfer.hub import MODEL_ALIASES
+
+TRANSFER_METHODS: dict[str, str] = {"switchgan": MODEL_ALIASES["switchgan"]}
 """``--method`` -> its default ``--model`` (the name the shipped weights will have)."""
 
 

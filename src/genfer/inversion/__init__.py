@@ -6,6 +6,8 @@ Modules: :mod:`.load` (folders and shipped names -> :class:`~genfer.inversion.lo
 and reconstructions).
 """
 
-DEFAULT_GAN = "psp-gray64"
+from genfer.hub import MODEL_ALIASES
+
+DEFAULT_GAN = MODEL_ALIASES["psp"]
 """Name of the shipped pSp encoder + 64 px grayscale generator that ``genfer invert`` / ``sample`` / ``mix`` use by
 default (a name reserved for the model trained with the ``cpu`` presets)."""
