@@ -80,7 +80,25 @@ class FaceResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-class FaceViT(nn.Module):
+class ClassTokenViT(nn.Module):
+    """A recognizer around a ViT ``net`` (timm's or genfer's) that classifies its [CLS] token with ``net.head``."""
+
+    net: nn.Module
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, D) [CLS] features."""
+        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (B, D) -> logits (B, K)."""
+        return self.net.head(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> logits (B, K)."""
+        return self.forward_head(self.forward_features(x))
+
+
+class FaceViT(ClassTokenViT):
     """A small ViT (timm blocks) for face crops; [CLS] token pooled.
 
     Args:
@@ -120,20 +138,9 @@ class FaceViT(nn.Module):
         self.num_features = embed_dim
         self.num_classes = num_classes
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> (B, D) [CLS] features."""
-        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (B, D) -> logits (B, K)."""
-        return self.net.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.forward_features(x))
 
 
-class MAEViTRecognizer(nn.Module):
+class MAEViTRecognizer(ClassTokenViT):
     """genfer's MAE/PF-ViT encoder (:class:`genfer.models.vit.ViT`) with a linear [CLS] head.
 
     Its ``net`` has the MAE encoder's parameter names, so an MAE run's ``encoder.*`` weights load into it.
@@ -149,17 +156,6 @@ class MAEViTRecognizer(nn.Module):
         self.num_features = embed_dim
         self.num_classes = num_classes
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> (B, D) [CLS] features."""
-        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (B, D) -> logits (B, K)."""
-        return self.net.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.forward_features(x))
 
 
 def build_recognizer(cfg: ModelConfig) -> nn.Module:
