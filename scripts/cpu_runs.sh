@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Start or resume genfer's CPU training runs in the background (each resumes from its last checkpoint).
+#
+#   scripts/cpu_runs.sh mae switchgan        # start/resume these runs
+#   scripts/cpu_runs.sh --list               # the runs this script knows
+#
+# Runs live in $GENFER_RUNS (default ~/genfer-runs, outside the checkout so a fresh checkout keeps them);
+# `runs/` in the checkout may be a symlink to it. Each run gets RUN.log next to its folder. One thread per run
+# and OMP_WAIT_POLICY=PASSIVE keep several runs efficient on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${GENFER_RUNS:-$HOME/genfer-runs}"
+mkdir -p "$RUNS"
+export GENFER_DATA="${GENFER_DATA:-$(cd .. && pwd)/shared/data}" OMP_WAIT_POLICY=PASSIVE
+THREADS="${THREADS:-1}"
+
+declare -A CMD=(
+  [mae]="train mae --preset cpu --out $RUNS/mae-cpu"
+  [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
+  [vit-mae]="train --preset cpu_vit --set init_from=$RUNS/mae-cpu/final --out $RUNS/vit-mae"
+  [pfvit]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --out $RUNS/pfvit-cpu"
+  [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
+  [switchgan-no-interl]="train switchgan --preset cpu --set interpolation_loss=false --out $RUNS/switchgan-cpu-no-interl"
+  [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
+  [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
+)
+
+if [[ "${1:-}" == "--list" || $# -eq 0 ]]; then
+  for name in "${!CMD[@]}"; do echo "$name: genfer ${CMD[$name]}"; done | sort
+  exit 0
+fi
+for name in "$@"; do
+  [[ -n "${CMD[$name]:-}" ]] || { echo "unknown run $name (see --list)" >&2; exit 2; }
+  # shellcheck disable=SC2086
+  nohup .venv/bin/genfer ${CMD[$name]} --threads "$THREADS" --quiet >> "$RUNS/$name.log" 2>&1 &
+  echo "$name: pid $! -> $RUNS/$name.log"
+done
