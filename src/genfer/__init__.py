@@ -3,6 +3,7 @@
 The most used entry points are re-exported lazily (importing ``genfer`` alone does not load torch)::
 
     from genfer import Recognizer, EMOTIONS
+    from genfer import Neutralizer, ExpressionTransfer, FaceInverter   # PF-ViT, switch-unit GAN, GAN inversion
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 from genfer.labels import EMOTIONS, EMOTIONS_7
 
-__all__ = ["EMOTIONS", "EMOTIONS_7", "Recognizer", "recognize", "open_dataset", "__version__"]
+__all__ = ["EMOTIONS", "EMOTIONS_7", "ExpressionTransfer", "FaceInverter", "Neutralizer", "Recognizer", "load_gan",
+           "open_dataset", "recognize", "__version__"]
 
 try:
     from importlib.metadata import version as _version
@@ -20,7 +22,15 @@ try:
 except Exception:  # noqa: BLE001 - not installed (e.g. run from a source tree)
     __version__ = "0.0.0"
 
-_LAZY = {"Recognizer": "genfer.api", "recognize": "genfer.api", "open_dataset": "genfer.data.registry"}
+_LAZY = {
+    "Recognizer": "genfer.api",
+    "recognize": "genfer.api",
+    "open_dataset": "genfer.data.registry",
+    "Neutralizer": "genfer.neutralize",
+    "ExpressionTransfer": "genfer.transfer",
+    "FaceInverter": "genfer.inversion.faces",
+    "load_gan": "genfer.inversion.load",
+}
 
 
 def __getattr__(name: str) -> Any:
