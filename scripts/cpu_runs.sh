@@ -19,8 +19,12 @@ declare -A CMD=(
   [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
   [vit-mae]="train --preset cpu_vit --set init_from=$RUNS/mae-cpu/final --out $RUNS/vit-mae"
   [pfvit]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --out $RUNS/pfvit-cpu"
+  [pfvit-direct]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=direct --out $RUNS/pfvit-cpu-direct"
+  [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   [switchgan-no-interl]="train switchgan --preset cpu --set interpolation_loss=false --out $RUNS/switchgan-cpu-no-interl"
+  [switchgan-no-expr]="train switchgan --preset cpu --set expression_representation=false --out $RUNS/switchgan-cpu-no-expr"
+  [switchgan-no-synfi]="train switchgan --preset cpu --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
 )
