@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from genfer.api import ImageInput, ImageResult, Recognizer
-from genfer.data.augment import normalize
+from genfer.data.augment import to_tensor, to_uint8
 from genfer.train.checkpoint import CheckpointError
 
 
@@ -32,12 +32,6 @@ class NeutralizedFace:
     poker_face: np.ndarray
     reconstruction: np.ndarray
     emotion: np.ndarray
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3."""
-    arr = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
-    return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
 
 
 class Neutralizer:
@@ -61,12 +55,11 @@ class Neutralizer:
     @torch.inference_mode()
     def neutralize_crops(self, crops: np.ndarray) -> list[NeutralizedFace]:
         """crops: (N, H, W) or (N, H, W, 3) uint8 aligned faces at the model's size -> one result per crop."""
-        x = torch.as_tensor(np.asarray(crops))
-        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        x = to_tensor(crops)
         out: list[NeutralizedFace] = []
         device = next(self.model.parameters()).device
         for start in range(0, len(x), self.batch_size):
-            batch = normalize(x[start : start + self.batch_size].float().to(device) / 255.0)
+            batch = x[start : start + self.batch_size].to(device)
             sep = self.model.separate(batch)
             images = [self.model.generate(v) for v in (sep.v_p, sep.v_e + sep.v_p, sep.v_e)]
             poker, rec, emo = (to_uint8(im) for im in images)
@@ -81,4 +74,4 @@ class Neutralizer:
             yield result, self.neutralize_crops(np.stack(crops)) if crops else []
 
 
-__all__ = ["NeutralizedFace", "Neutralizer", "to_uint8"]
+__all__ = ["NeutralizedFace", "Neutralizer"]

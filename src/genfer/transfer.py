@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genfer.data.augment import normalize
+from genfer.data.augment import to_tensor, to_uint8
 from genfer.faces.io import ImageReadError, load_image
 from genfer.hub import DEFAULT_RECOGNIZER
 from genfer.labels import class_names
@@ -153,9 +153,7 @@ class ExpressionTransfer:
         return self._crops[key]
 
     def _tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
-        x = torch.from_numpy(np.stack(crops))
-        x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
-        return normalize(x.float() / 255.0).to(self.device)
+        return to_tensor(np.stack(crops)).to(self.device)
 
     def expressions(self, crops: list[np.ndarray]) -> list[int]:
         """The expression index (of the model's classes) of each aligned crop, read by C or the recognizer."""
@@ -188,8 +186,7 @@ class ExpressionTransfer:
         with torch.no_grad():
             out = self.loaded.model.generator(x[:1], x[1:], y[:1], y[1:])
         outputs = torch.cat([out.image_c, out.image_d])
-        arr = ((outputs.clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
-        arr = arr[:, 0].numpy() if self.channels == 1 else arr.permute(0, 2, 3, 1).numpy()
+        arr = to_uint8(outputs)
         res.images = {"source": crops[0], "reference": crops[1], OUTPUT_KEYS[0]: arr[0], OUTPUT_KEYS[1]: arr[1]}
         probs = self.recognizer.predict_crops(arr)
         names = self.recognizer.classes

@@ -96,7 +96,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from genfer.cli import UserError
-    from genfer.inversion.faces import to_uint8
+    from genfer.data.augment import to_uint8
 
     if args.n < 1:
         raise UserError(f"-n must be >= 1, not {args.n}")
@@ -128,7 +128,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
     import torch
 
     from genfer.cli import UserError
-    from genfer.inversion.faces import to_uint8
+    from genfer.data.augment import to_uint8
 
     gan = _setup(args)
     n_latent = gan.generator.n_latent

@@ -23,25 +23,12 @@ import numpy as np
 import torch
 
 from genfer.config import InversionLossConfig
-from genfer.data.augment import normalize
+from genfer.data.augment import to_tensor, to_uint8
 from genfer.inversion.load import LoadedGAN
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FaceInverter", "ImageInversion", "InvertedFace", "to_tensor", "to_uint8"]
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3."""
-    arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
-    return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
-
-
-def to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """(N, H, W) or (N, H, W, 3) uint8 -> (N, C, H, W) float in [-1, 1]."""
-    x = torch.as_tensor(np.asarray(crops))
-    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-    return normalize(x.float() / 255.0)
+__all__ = ["FaceInverter", "ImageInversion", "InvertedFace"]
 
 
 @dataclass
