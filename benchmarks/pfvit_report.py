@@ -28,10 +28,10 @@ def generate_all(model, images: torch.Tensor, batch: int = 128) -> dict[str, tor
     out = {"x": [], "x_hat": [], "x_tilde": []}
     for i in range(0, len(images), batch):
         x = normalize(images[i : i + batch].float() / 255.0)
-        sep = model.separate(x)
+        rendered = model.render(x)
         out["x"].append(x)
-        out["x_hat"].append(model.generate(sep.v_e + sep.v_p).clamp(-1, 1))
-        out["x_tilde"].append(model.generate(sep.v_p).clamp(-1, 1))
+        out["x_hat"].append(rendered["x_hat"])
+        out["x_tilde"].append(rendered["x_tilde"])
     return {k: torch.cat(v) for k, v in out.items()}
 
 

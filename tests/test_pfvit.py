@@ -216,3 +216,13 @@ def test_ddp_two_processes_match_single_process(tiny_dataset, tmp_path):
             third = x.shape[0] // 3
             x, y = torch.cat([x[:third], x[2 * third:]]), torch.cat([y[:third], y[2 * third:]])
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_render_equals_separate_generator_calls():
+    model = tiny_model().eval()
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        out = model.render(x)
+        sep = model.separate(x)
+        for key, tokens in (("x_hat", sep.v_e + sep.v_p), ("x_tilde", sep.v_p), ("x_emo", sep.v_e)):
+            torch.testing.assert_close(out[key], model.generate(tokens).clamp(-1, 1), rtol=1e-5, atol=1e-5)

@@ -59,12 +59,10 @@ class Neutralizer:
         out: list[NeutralizedFace] = []
         device = next(self.model.parameters()).device
         for start in range(0, len(x), self.batch_size):
-            batch = x[start : start + self.batch_size].to(device)
-            sep = self.model.separate(batch)
-            images = [self.model.generate(v) for v in (sep.v_p, sep.v_e + sep.v_p, sep.v_e)]
-            poker, rec, emo = (to_uint8(im) for im in images)
+            images = self.model.render(x[start : start + self.batch_size].to(device))
+            poker, rec, emo = (to_uint8(images[k]) for k in ("x_tilde", "x_hat", "x_emo"))
             out += [NeutralizedFace(aligned=np.asarray(crops[start + i]), poker_face=poker[i], reconstruction=rec[i],
-                                    emotion=emo[i]) for i in range(len(batch))]
+                                    emotion=emo[i]) for i in range(len(poker))]
         return out
 
     def iter_neutralize(self, inputs: ImageInput | Sequence[ImageInput], *,

@@ -243,6 +243,13 @@ class PFViT(nn.Module):
             raise RuntimeError("this PF-ViT was built without its generator (recognition only)")
         return unpatchify(self.generator(tokens), self.patch_size)
 
+    def render(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """x: (B, C, H, W) -> G's three images (B, C, H, W), clamped to [-1, 1], from one batched G call:
+        ``x_hat`` = G(V_e + V_p), ``x_tilde`` = G(V_p) (the poker face), ``x_emo`` = G(V_e)."""
+        sep = self.separate(x)
+        images = self.generate(torch.cat([sep.v_e + sep.v_p, sep.v_p, sep.v_e])).clamp(-1, 1)
+        return dict(zip(("x_hat", "x_tilde", "x_emo"), images.split(x.shape[0])))
+
     @classmethod
     def from_mae(cls, mae: MaskedAutoencoder, *, num_classes: int, se_reduction: int = 16) -> "PFViT":
         """PF-ViT whose E, G and D start from a (pretrained) MAE; its modules are copied, not shared."""

@@ -237,9 +237,8 @@ def train_pfvit(
 def save_poker_grid(model: PFViT, images: torch.Tensor, path: Path) -> Path:
     """Rows: input, reconstruction x̂, poker face x̃, emotion image G(V_e), for uint8 (B, C, H, W) images."""
     x = normalize(images.float() / 255.0)
-    sep = model.separate(x)
-    rows = [x, model.generate(sep.v_e + sep.v_p), model.generate(sep.v_p), model.generate(sep.v_e)]
-    return save_grid([r.clamp(-1, 1) for r in rows], path)
+    out = model.render(x)
+    return save_grid([x, out["x_hat"], out["x_tilde"], out["x_emo"]], path)
 
 
 def export_pfvit(folder: Path, model: PFViT, cfg: PFViTTrainConfig) -> Path:
