@@ -3,6 +3,7 @@
 #
 #   scripts/cpu_runs.sh mae switchgan        # start/resume these runs
 #   scripts/cpu_runs.sh --list               # the runs this script knows
+#   AFTER=PID scripts/cpu_runs.sh --queue vit-mae pfvit   # one after another, once process PID has ended
 #
 # Runs live in $GENFER_RUNS (default ~/genfer-runs, outside the checkout so a fresh checkout keeps them);
 # `runs/` in the checkout may be a symlink to it. Each run gets RUN.log next to its folder. One thread per run
@@ -33,9 +34,28 @@ if [[ "${1:-}" == "--list" || $# -eq 0 ]]; then
   for name in "${!CMD[@]}"; do echo "$name: genfer ${CMD[$name]}"; done | sort
   exit 0
 fi
+mode=background
+case "${1:-}" in
+  --queue) mode=queue; shift ;;
+  --foreground) mode=foreground; shift ;;  # internal: what --queue runs under nohup
+esac
 for name in "$@"; do
   [[ -n "${CMD[$name]:-}" ]] || { echo "unknown run $name (see --list)" >&2; exit 2; }
-  # shellcheck disable=SC2086
-  nohup .venv/bin/genfer ${CMD[$name]} --threads "$THREADS" --quiet >> "$RUNS/$name.log" 2>&1 &
-  echo "$name: pid $! -> $RUNS/$name.log"
 done
+case $mode in
+  queue)
+    nohup "$0" --foreground "$@" > /dev/null 2>&1 &
+    echo "queue: pid $! runs $* one after another${AFTER:+ once pid $AFTER has ended}" ;;
+  foreground)
+    while [[ -n "${AFTER:-}" ]] && kill -0 "$AFTER" 2>/dev/null; do sleep 30; done
+    for name in "$@"; do
+      # shellcheck disable=SC2086
+      .venv/bin/genfer ${CMD[$name]} --threads "$THREADS" --quiet >> "$RUNS/$name.log" 2>&1 || true  # stop a queue: kill it first, then its run
+    done ;;
+  background)
+    for name in "$@"; do
+      # shellcheck disable=SC2086
+      nohup .venv/bin/genfer ${CMD[$name]} --threads "$THREADS" --quiet >> "$RUNS/$name.log" 2>&1 &
+      echo "$name: pid $! -> $RUNS/$name.log"
+    done ;;
+esac

@@ -11,7 +11,7 @@ import torch
 
 from genfer.config import apply_overrides, preset
 from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
-from genfer.train.loop import cosine_with_warmup
+from genfer.train.loop import config_changes, cosine_with_warmup
 from genfer.train.recognizer import train_recognizer
 
 
@@ -61,6 +61,23 @@ def test_resume_refuses_a_different_config(tiny_dataset, tmp_path):
     train_recognizer(tiny_cfg(tiny_dataset), tmp_path / "run", progress=False, max_steps=2)
     with pytest.raises(CheckpointError, match="different config"):
         train_recognizer(tiny_cfg(tiny_dataset, "optim.lr=0.2"), tmp_path / "run", progress=False)
+
+
+def test_resume_may_change_the_run_length(tiny_dataset, tmp_path):
+    """A run started for 2 epochs and resumed with 3 goes on to 9 steps and logs the change."""
+    run = tmp_path / "run"
+    train_recognizer(tiny_cfg(tiny_dataset), run, progress=False, max_steps=2)
+    out = train_recognizer(tiny_cfg(tiny_dataset, "optim.epochs=3"), run, progress=False)
+    assert out["step"] == out["total_steps"] == 9
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    changed = [e for e in events if e["event"] == "length_changed"]
+    assert changed == [dict(changed[0], step=2, changes={"optim.epochs": [2.0, 3.0]})]
+
+
+def test_config_changes_split_length_from_other_keys():
+    saved = {"threads": 1, "optim": {"epochs": 2.0, "lr": 0.1, "warmup_epochs": 0.5}, "kimg": 10.0}
+    wanted = {"threads": 2, "optim": {"epochs": 3.0, "lr": 0.2, "warmup_epochs": 0.5}, "kimg": 20.0}
+    assert config_changes(saved, wanted) == (["kimg", "optim.epochs"], ["optim.lr"])
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tiny_dataset, tmp_path):

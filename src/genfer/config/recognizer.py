@@ -169,7 +169,7 @@ RECOGNIZER_PRESETS: dict[str, TrainConfig] = {
     "cpu_vit": TrainConfig(
         name="cpu_vit",
         model=ModelConfig(arch="mae_vit", depth=12, channels=(192,), patch_size=6, image_size=48, drop_rate=0.1),
-        optim=OptimConfig(optimizer="adam", lr=1e-4, weight_decay=0.0, epochs=3, batch_size=32, warmup_epochs=0.2,
+        optim=OptimConfig(optimizer="adam", lr=1e-4, weight_decay=0.0, epochs=2, batch_size=32, warmup_epochs=0.2,
                           label_smoothing=0.0, ema_decay=0.999),
     ),
     "paper": TrainConfig(

@@ -4,7 +4,8 @@ A trainer builds its modules and optimisers, then hands them to :class:`Training
 function. The run
 
 - resumes from ``run_dir/latest`` when asked (the saved config must equal the current one, apart from
-  runtime-only keys such as ``threads``), restoring module weights, optimiser and scheduler state, the
+  runtime-only keys such as ``threads`` and the run's length, ``epochs``/``kimg``: a run may be shortened
+  or extended, and its schedule then follows the new length from the current step on), restoring module weights, optimiser and scheduler state, the
   torch RNG, the step counter and the training time;
 - calls ``step_fn(step)`` for each global step and writes its scalars to ``metrics.jsonl`` every
   ``log_every`` steps, with a progress bar;
@@ -43,6 +44,30 @@ log = logging.getLogger(__name__)
 
 RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
 """Config keys that may change between a run and its resumption (they do not change what is learnt)."""
+
+LENGTH_KEYS = frozenset({"epochs", "kimg"})
+"""Config leaf names (at any depth) giving a run's length: changing them on resume reschedules the run."""
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"epochs": 3}}`` → ``{"optim.epochs": 3}`` (lists stay whole values)."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_config(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_changes(saved: dict[str, Any], wanted: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The dotted keys in which two run configs differ, split into (length changes, other changes)."""
+    a = {k: v for k, v in flatten_config(saved).items() if k.split(".")[0] not in RUNTIME_KEYS}
+    b = {k: v for k, v in flatten_config(wanted).items() if k.split(".")[0] not in RUNTIME_KEYS}
+    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    length = [k for k in changed if k.rsplit(".", 1)[-1] in LENGTH_KEYS and k in a and k in b]
+    return length, [k for k in changed if k not in length]
 
 
 def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -220,11 +245,10 @@ class TrainingRun:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
             return False
-        saved = {k: v for k, v in load_checkpoint_config(ckpt).items() if k not in RUNTIME_KEYS}
-        wanted = {k: v for k, v in self.config.items() if k not in RUNTIME_KEYS}
-        if saved != wanted:
-            diff = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
-            raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: {', '.join(diff)}); "
+        saved = load_checkpoint_config(ckpt)
+        length, other = config_changes(saved, self.config)
+        if other:
+            raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: {', '.join(other)}); "
                                   "use another --out or --no-resume")
         for name, module in self.modules.items():
             load_into(module, load_state_dict(ckpt / f"{name}.safetensors"), source=str(ckpt))
@@ -241,6 +265,11 @@ class TrainingRun:
         self.extra_state = dict(state.get("extra", {}))
         if self.info.is_main:
             log.info("resumed %s at step %d", ckpt, self.step)
+            if length:
+                old, new = flatten_config(saved), flatten_config(self.config)
+                changes = {k: [old[k], new[k]] for k in length}
+                log.warning("run length changed on resume: %s", changes)
+                self.metrics.write(event="length_changed", step=self.step, changes=changes)
         return True
 
     def checkpoint(self) -> Path | None:
@@ -328,7 +357,10 @@ class TrainingRun:
 __all__ = [
     "BatchPlan",
     "Hook",
+    "LENGTH_KEYS",
     "RUNTIME_KEYS",
+    "config_changes",
+    "flatten_config",
     "StopFlag",
     "TrainingRun",
     "cosine_with_warmup",
