@@ -15,6 +15,8 @@ mkdir -p "$RUNS"
 export GENFER_DATA="${GENFER_DATA:-$(cd .. && pwd)/shared/data}" OMP_WAIT_POLICY=PASSIVE
 THREADS="${THREADS:-1}"
 
+# Table VII's ablations run at an equal 3-epoch budget, against the same model at 3 epochs (switchgan-short).
+ABLATION="--set gan_optim.epochs=3 --set cls_optim.epochs=3"
 declare -A CMD=(
   [mae]="train mae --preset cpu --out $RUNS/mae-cpu"
   [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
@@ -23,9 +25,10 @@ declare -A CMD=(
   [pfvit-direct]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=direct --out $RUNS/pfvit-cpu-direct"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
-  [switchgan-no-interl]="train switchgan --preset cpu --set interpolation_loss=false --out $RUNS/switchgan-cpu-no-interl"
-  [switchgan-no-expr]="train switchgan --preset cpu --set expression_representation=false --out $RUNS/switchgan-cpu-no-expr"
-  [switchgan-no-synfi]="train switchgan --preset cpu --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-no-synfi"
+  [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"
+  [switchgan-no-interl]="train switchgan --preset cpu $ABLATION --set interpolation_loss=false --out $RUNS/switchgan-cpu-3ep-no-interl"
+  [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
+  [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
 )
