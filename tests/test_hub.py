@@ -15,9 +15,13 @@ def test_default_model_is_shipped_with_card_and_config():
 
 @pytest.mark.parametrize("name", available_models())
 def test_every_shipped_model_has_a_complete_card(name):
+    """Every card gives the command, data, time and limits; a recognizer's (or a model with a classifier) its accuracy."""
     card = model_card(name).lower()
-    for needle in ("genfer train", "publictest", "training time", "limitations", "measured accuracy"):
+    for needle in ("genfer train", "data", "training time", "limitations"):
         assert needle in card, needle
+    model = json.loads((models_dir() / name / "config.json").read_text())["model"]
+    if "arch" in model or "mae" in model or "num_classes" in model:
+        assert "measured accuracy" in card
 
 
 def test_fer2013_model_is_seven_class():
@@ -62,3 +66,21 @@ def test_fer2013_model_accuracy_on_fer2013_publictest_sample(data_root):
 
     result = evaluate_dataset(Recognizer(FER2013_RECOGNIZER), "fer2013", data_root / "fer2013", "PublicTest")
     assert result.report.accuracy > 0.55, result.report.table()
+
+
+def test_ship_model_drops_the_discriminator_and_halves(tmp_path):
+    import torch
+
+    from genfer.hub import ship_model
+    from genfer.train.checkpoint import load_state_dict, save_state_dict
+
+    run = tmp_path / "final"
+    run.mkdir()
+    save_state_dict({"encoder.w": torch.full((2, 2), 0.1), "discriminator.w": torch.ones(3),
+                     "steps": torch.tensor([7])}, run / "model.safetensors")
+    (run / "config.json").write_text(json.dumps({"name": "x"}))
+    dest = ship_model(run, "x", dest_root=tmp_path / "models")
+    state = load_state_dict(dest / "model.safetensors")
+    assert sorted(state) == ["encoder.w", "steps"]
+    assert state["encoder.w"].dtype == torch.float16 and state["steps"].dtype == torch.int64
+    assert json.loads((dest / "config.json").read_text()) == {"name": "x"}

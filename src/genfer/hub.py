@@ -124,19 +124,25 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
     return card.read_text() if card.is_file() else ""
 
 
-def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None) -> Path:
-    """Copy a trained model folder (a run's ``final/``) into the package as shipped model ``name``.
+def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None,
+               drop_prefixes: tuple[str, ...] = ("discriminator.",)) -> Path:
+    """Copy a trained model folder (any trainer's ``final/`` or a checkpoint) into the package as ``name``.
 
-    Weights are stored as fp16 when ``half`` (check accuracy is unchanged before shipping); the
-    model card is written separately by hand with the measured figures.
+    Writes ``model.safetensors`` (a checkpoint's EMA weights when it has them; without the modules in
+    ``drop_prefixes``, which inference never uses: PF-ViT's and the switch-unit GAN's D) as fp16 when
+    ``half`` (check the measured figures are unchanged before shipping) and ``config.json``. The model
+    card is written separately by hand with the measured figures.
     """
     import json
 
     from genfer.train.checkpoint import save_state_dict
 
-    loaded = load_recognizer(source)
+    folder = resolve_model_folder(source)
+    weights = folder / ("ema.safetensors" if (folder / "ema.safetensors").is_file() else "model.safetensors")
+    state = {k: v for k, v in load_state_dict(weights).items() if not k.startswith(drop_prefixes)}
+    config = load_checkpoint_config(folder)
     dest = (dest_root or models_dir()) / name
     dest.mkdir(parents=True, exist_ok=True)
-    save_state_dict(loaded.model.state_dict(), dest / "model.safetensors", dtype=torch.float16 if half else None)
-    (dest / "config.json").write_text(json.dumps(json.loads((loaded.folder / "config.json").read_text()), indent=2))
+    save_state_dict(state, dest / "model.safetensors", dtype=torch.float16 if half else None)
+    (dest / "config.json").write_text(json.dumps(config, indent=2))
     return dest
