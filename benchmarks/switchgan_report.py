@@ -6,14 +6,17 @@ For each trained model given (``--run``: with the interpolation loss, ``--run-no
 - ``fid``: per expression t, the Fréchet distance between the faces synthesised with target t (every
   validation face of another expression, given t by a seeded random validation reference of expression t)
   and the real validation faces of expression t, with genfer's ``genfer-fer`` extractor (the shipped
-  recognizer's pooled features; NOT comparable with Inception FIDs), and their mean;
+  recognizer's pooled features; NOT comparable with Inception FIDs), and their mean; ``inputs_per_expression``
+  is the same distance for the faces before transfer (the do-nothing baseline the synthesised faces must beat);
 - ``transfer``: ``hit_rate``, the share of transferred faces the judge (a genfer recognizer, ``--judge``) reads as
-  the target expression (per expression too), and the emotion score (mean cosine similarity between the judge's
+  the target expression (per expression too; ``hit_rate_of_inputs``: the same share of the faces before
+  transfer), and the emotion score (mean cosine similarity between the judge's
   probabilities of each output and of its reference, with its own hit rate against the reference's reading).
   ``judge_is_perceptual_network`` warns when the judge is the network whose features L_per trained G to match:
   its reading of the outputs is then optimistic;
 - ``identity`` (``--identity N``): dlib face-descriptor cosine similarity (genfer's port, needs
-  face_recognition_models) between N outputs and their sources.
+  face_recognition_models) between N outputs and their sources, and, for scale, between the outputs and their
+  references and between the sources and other faces.
 
 ``speed``: training images/s of a preset on synthetic batches at ``--threads`` threads: the joint step
 (original faces C sees per second, and GAN pair faces per second), the GAN alone (TwoStage's first stage)
@@ -85,14 +88,20 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
     src, ref, tgt, out = transfer_all(loaded.model.generator, val.images, val.labels, seed)
     extractor = build_extractor("genfer-fer", model=recognizer)
     real_f, fake_f = features(extractor, val.images), features(extractor, out)
-    fid, hits = {}, {}
+    fid, fid_inputs, hits = {}, {}, {}
     reader = load_recognizer(judge)
     p_out = predict_probs(reader.model, out, batch_size=256, image_size=reader.image_size)
-    p_ref = predict_probs(reader.model, val.images, batch_size=256, image_size=reader.image_size)[ref]
+    p_val = predict_probs(reader.model, val.images, batch_size=256, image_size=reader.image_size)
+    p_ref = p_val[ref]
+
+    def fd(a: torch.Tensor, b: torch.Tensor) -> float:
+        return round(frechet_distance_stats(stats_from_features(a, extractor.name),
+                                            stats_from_features(b, extractor.name)), 3)
+
     for t in tgt.unique().tolist():
-        real, fake = real_f[val.labels == t], fake_f[tgt == t]
-        fid[names[t]] = round(frechet_distance_stats(stats_from_features(real, extractor.name),
-                                                     stats_from_features(fake, extractor.name)), 3)
+        real = real_f[val.labels == t]
+        fid[names[t]] = fd(real, fake_f[tgt == t])
+        fid_inputs[names[t]] = fd(real, real_f[src[tgt == t]])  # the faces before transfer: the do-nothing baseline
         hits[names[t]] = round(float((p_out[tgt == t].argmax(1) == t).float().mean()), 4)
     score = emotion_score(p_ref, p_out)
     result = {
@@ -100,10 +109,12 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
         "split": f"{cfg.data.dataset}/{cfg.data.val_split} ({cfg.data.label_source} labels)", "faces": len(val.labels),
         "val_accuracy": round(acc, 4),
         "fid": {"per_expression": fid, "mean": round(sum(fid.values()) / len(fid), 3),
+                "inputs_per_expression": fid_inputs, "inputs_mean": round(sum(fid_inputs.values()) / len(fid_inputs), 3),
                 "real_faces_per_expression": {names[t]: int((val.labels == t).sum()) for t in tgt.unique().tolist()}},
         "transfer": {"judge": str(judge), "judge_is_perceptual_network":
                      load_recognizer(m.perceptual_model).folder.resolve() == reader.folder.resolve(),
                      "n": len(tgt), "hit_rate": round(float((p_out.argmax(1) == tgt).float().mean()), 4),
+                     "hit_rate_of_inputs": round(float((p_val[src].argmax(1) == tgt).float().mean()), 4),
                      "hit_rate_per_target": hits, "emotion_score": round(score.score, 4),
                      "emotion_score_hit_rate": round(score.hit_rate, 4)},
     }
@@ -113,11 +124,20 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
 
         embed = FaceIDEmbedder(load_dlib_face_resnet())
         pick = torch.randperm(len(src), generator=torch.Generator().manual_seed(seed))[:identity]
-        a, b = normalize(val.images[src[pick]].float() / 255.0), normalize(out[pick].float() / 255.0)
-        with torch.inference_mode():
-            sims = torch.cat([cosine_similarity(embed(a[i : i + 64]), embed(b[i : i + 64])) for i in range(0, len(a), 64)])
-        result["identity"] = {"n": len(pick), "similarity_output_vs_source": round(float(sims.mean()), 4),
-                              "network": "dlib ResNet (genfer port), 150 px"}
+
+        def similarity(a_uint8: torch.Tensor, b_uint8: torch.Tensor) -> float:
+            a, b = (normalize(t.float() / 255.0) for t in (a_uint8, b_uint8))
+            with torch.inference_mode():
+                return round(float(torch.cat([cosine_similarity(embed(a[i : i + 64]), embed(b[i : i + 64]))
+                                              for i in range(0, len(a), 64)]).mean()), 4)
+
+        sources = val.images[src[pick]]
+        result["identity"] = {
+            "n": len(pick), "similarity_output_vs_source": similarity(sources, out[pick]),
+            "similarity_output_vs_reference": similarity(val.images[ref[pick]], out[pick]),
+            # the scale: two different people of the set (dlib's descriptors of 48 px crops are all fairly similar)
+            "similarity_of_different_faces": similarity(sources, sources.roll(1, 0)),
+            "network": "dlib ResNet (genfer port), 150 px"}
     result["extractor"] = extractor.name
     return result
 

@@ -148,3 +148,33 @@ def test_demo_section_exchanges_the_first_two_photos(tiny_switchgan, tmp_path):
                    sections_after=[lambda ph, o: transfer_section(model, ph, o)])
     html = Path(out["report"]).read_text()
     assert "Expression transfer" in html and "Inputs on top" in html
+
+
+@pytest.mark.data
+def test_shipped_model_transfers_real_faces(data_root):
+    """The shipped switch-unit GAN on 70 FER2013Valid faces (10 per expression), each given a smiling or a neutral
+    reference: the FER2013-label recognizer reads most outputs as the target (the full validation set gives
+    77 % for happiness and 50 % for neutral targets). A regression guard."""
+    import torch
+
+    from genfer.config import DataConfig
+    from genfer.data.augment import normalize
+    from genfer.data.tensors import load_split
+    from genfer.hub import FER2013_RECOGNIZER, MODEL_ALIASES, available_models, load_recognizer
+    from genfer.predict import predict_probs
+    from genfer.train.switchgan import load_switchgan
+
+    assert MODEL_ALIASES["switchgan"] in available_models()
+    model = load_switchgan("switchgan").model
+    val = load_split(DataConfig(label_source="fer2013", target="label"), "valid", 700, num_classes=7, image_size=48,
+                     in_chans=1)
+    pick = torch.cat([(val.labels == k).nonzero().flatten()[:10] for k in range(7)])
+    judge = load_recognizer(FER2013_RECOGNIZER)
+    for target in (0, 1):  # neutral, happiness
+        src = pick[val.labels[pick] != target]
+        ref = (val.labels == target).nonzero().flatten()[: len(src)]
+        with torch.inference_mode():
+            out = model.generator.transfer(normalize(val.images[src].float() / 255), normalize(val.images[ref].float() / 255),
+                                           val.labels[src], torch.full((len(src),), target))
+        read = predict_probs(judge.model, ((out + 1) * 127.5).round().byte()).argmax(1)
+        assert float((read == target).float().mean()) > (0.6 if target else 0.3), target
