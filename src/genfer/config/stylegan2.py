@@ -316,9 +316,13 @@ PSP_PRESETS: dict[str, PSpTrainConfig] = {
         batch_size=4, steps=6, optimizer="adam", lr=1e-3, grid_images=2, eval_every_steps=3, eval_images=4,
     ),
     # The generator is the cpu StyleGAN2 run folder: its final/ once finished, else its latest checkpoint.
+    # 12k steps of 16 faces (192k images, about 1.5 h on 2 free cores). Loss weights balanced by magnitude: the
+    # offline genfer-lpips is about 10x LPIPS's scale (at initialisation on 32 FER2013Valid faces: L2 0.33,
+    # genfer-lpips 4.89, ID 0.21), so its weight is 0.1 instead of IFER's 1, keeping IFER's balance with L2.
     "cpu": PSpTrainConfig(
         name="psp-cpu", generator="runs/stylegan2-cpu", stylegan2=CPU_MODEL, encoder=CPU_ENCODER,
-        batch_size=16, steps=40_000, eval_every_steps=2000, eval_images=256,
+        loss=InversionLossConfig(weights=InversionLossWeights(lpips=0.1)),
+        batch_size=16, steps=12_000, eval_every_steps=1000, eval_images=256,
     ),
     # pSp / IFER appendix: IR-SE-50, Ranger lr 1e-4, batch 8, 500k iterations, weights (0.8, 1, 0.1, 1e-4).
     "paper": PSpTrainConfig(name="psp-paper", generator="runs/stylegan2-paper/final", stylegan2=PAPER_MODEL),
