@@ -4,7 +4,7 @@ A trainer builds its modules and optimisers, then hands them to :class:`Training
 function. The run
 
 - resumes from ``run_dir/latest`` when asked (the saved config must equal the current one, apart from
-  runtime-only keys such as ``threads`` and the run's length, ``epochs``/``kimg``: a run may be shortened
+  runtime-only keys such as ``threads`` and the run's length, ``epochs``/``kimg``/``steps``: a run may be shortened
   or extended, and its schedule then follows the new length from the current step on), restoring module weights, optimiser and scheduler state, the
   torch RNG, the step counter and the training time;
 - calls ``step_fn(step)`` for each global step and writes its scalars to ``metrics.jsonl`` every
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
 """Config keys that may change between a run and its resumption (they do not change what is learnt)."""
 
-LENGTH_KEYS = frozenset({"epochs", "kimg"})
+LENGTH_KEYS = frozenset({"epochs", "kimg", "steps"})
 """Config leaf names (at any depth) giving a run's length: changing them on resume reschedules the run."""
 
 
