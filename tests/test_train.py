@@ -77,7 +77,7 @@ def test_resume_may_change_the_run_length(tiny_dataset, tmp_path):
 def test_config_changes_split_length_from_other_keys():
     saved = {"threads": 1, "optim": {"epochs": 2.0, "lr": 0.1, "warmup_epochs": 0.5}, "kimg": 10.0}
     wanted = {"threads": 2, "optim": {"epochs": 3.0, "lr": 0.2, "warmup_epochs": 0.5}, "kimg": 20.0}
-    assert config_changes(saved, wanted) == (["kimg", "optim.epochs"], ["optim.lr"])
+    assert config_changes(saved, wanted) == ({"kimg": [10.0, 20.0], "optim.epochs": [2.0, 3.0]}, ["optim.lr"])
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tiny_dataset, tmp_path):

@@ -4,9 +4,9 @@ A trainer builds its modules and optimisers, then hands them to :class:`Training
 function. The run
 
 - resumes from ``run_dir/latest`` when asked (the saved config must equal the current one, apart from
-  runtime-only keys such as ``threads`` and the run's length, ``epochs``/``kimg``/``steps``: a run may be shortened
-  or extended, and its schedule then follows the new length from the current step on), restoring module weights, optimiser and scheduler state, the
-  torch RNG, the step counter and the training time;
+  runtime-only keys such as ``threads`` and the run's length, ``epochs``/``kimg``/``steps``: a run may be
+  shortened or extended, and its schedule then follows the new length from the current step on), restoring
+  module weights, optimiser and scheduler state, the torch RNG, the step counter and the training time;
 - calls ``step_fn(step)`` for each global step and writes its scalars to ``metrics.jsonl`` every
   ``log_every`` steps, with a progress bar;
 - runs periodic hooks (evaluation, sample grids) on rank 0;
@@ -61,12 +61,12 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_changes(saved: dict[str, Any], wanted: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The dotted keys in which two run configs differ, split into (length changes, other changes)."""
+def config_changes(saved: dict[str, Any], wanted: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]:
+    """How two run configs differ: (length changes ``{dotted key: [saved, wanted]}``, other changed dotted keys)."""
     a = {k: v for k, v in flatten_config(saved).items() if k.split(".")[0] not in RUNTIME_KEYS}
     b = {k: v for k, v in flatten_config(wanted).items() if k.split(".")[0] not in RUNTIME_KEYS}
     changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    length = [k for k in changed if k.rsplit(".", 1)[-1] in LENGTH_KEYS and k in a and k in b]
+    length = {k: [a[k], b[k]] for k in changed if k.rsplit(".", 1)[-1] in LENGTH_KEYS and k in a and k in b}
     return length, [k for k in changed if k not in length]
 
 
@@ -245,8 +245,7 @@ class TrainingRun:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
             return False
-        saved = load_checkpoint_config(ckpt)
-        length, other = config_changes(saved, self.config)
+        length, other = config_changes(load_checkpoint_config(ckpt), self.config)
         if other:
             raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: {', '.join(other)}); "
                                   "use another --out or --no-resume")
@@ -266,10 +265,8 @@ class TrainingRun:
         if self.info.is_main:
             log.info("resumed %s at step %d", ckpt, self.step)
             if length:
-                old, new = flatten_config(saved), flatten_config(self.config)
-                changes = {k: [old[k], new[k]] for k in length}
-                log.warning("run length changed on resume: %s", changes)
-                self.metrics.write(event="length_changed", step=self.step, changes=changes)
+                log.warning("run length changed on resume: %s", length)
+                self.metrics.write(event="length_changed", step=self.step, changes=length)
         return True
 
     def checkpoint(self) -> Path | None:
