@@ -16,7 +16,7 @@ import time
 import torch
 
 from genfer.config import DataConfig
-from genfer.data.augment import normalize
+from genfer.data.augment import normalize, to_uint8_tensor
 from genfer.data.tensors import load_split
 from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
 from genfer.predict import predict_probs
@@ -55,11 +55,13 @@ def main() -> None:
     acc = float((predict_probs(pf.model, val.images, batch_size=256).argmax(1) == val.labels).float().mean())
     expressive = val.labels != 0
     imgs = generate_all(pf.model, val.images[expressive])
-    to_uint8 = lambda t: ((t + 1) * 127.5).round().clamp(0, 255).byte()  # noqa: E731
-    neutral_in = float((predict_probs(judge.model, to_uint8(imgs["x"]), image_size=judge.image_size).argmax(1) == 0)
-                       .float().mean())
-    neutral_poker = float((predict_probs(judge.model, to_uint8(imgs["x_tilde"]), image_size=judge.image_size)
-                           .argmax(1) == 0).float().mean())
+
+    def neutral_rate(images: torch.Tensor) -> float:
+        """Share of images in [-1, 1] the judge reads as neutral."""
+        probs = predict_probs(judge.model, to_uint8_tensor(images), image_size=judge.image_size)
+        return float((probs.argmax(1) == 0).float().mean())
+
+    neutral_in, neutral_poker = neutral_rate(imgs["x"]), neutral_rate(imgs["x_tilde"])
     embed = FaceIDEmbedder(load_dlib_face_resnet())
     with torch.inference_mode():
         ident = torch.cat([cosine_similarity(embed(imgs["x"][i : i + 64]), embed(imgs["x_tilde"][i : i + 64]))

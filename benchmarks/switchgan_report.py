@@ -34,7 +34,7 @@ import time
 import torch
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
-from genfer.data.augment import normalize
+from genfer.data.augment import normalize, to_uint8_tensor
 from genfer.data.tensors import load_split
 from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
 from genfer.labels import class_names
@@ -45,10 +45,6 @@ from genfer.metrics.frechet import frechet_distance_stats
 from genfer.predict import predict_probs
 from genfer.train.distributed import DistInfo
 from genfer.train.switchgan import SwitchGANTrainer, load_switchgan
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte()
 
 
 @torch.inference_mode()
@@ -68,7 +64,7 @@ def transfer_all(generator, images: torch.Tensor, labels: torch.Tensor, seed: in
     for i in range(0, len(src), batch):
         s, r = src[i : i + batch], ref[i : i + batch]
         x, y = (normalize(images[k].float() / 255.0) for k in (s, r))
-        outs.append(to_uint8(generator.transfer(x, y, labels[s], tgt[i : i + batch])))
+        outs.append(to_uint8_tensor(generator.transfer(x, y, labels[s], tgt[i : i + batch])))
     return src, ref, tgt, torch.cat(outs)
 
 
@@ -109,7 +105,8 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
         "split": f"{cfg.data.dataset}/{cfg.data.val_split} ({cfg.data.label_source} labels)", "faces": len(val.labels),
         "val_accuracy": round(acc, 4),
         "fid": {"per_expression": fid, "mean": round(sum(fid.values()) / len(fid), 3),
-                "inputs_per_expression": fid_inputs, "inputs_mean": round(sum(fid_inputs.values()) / len(fid_inputs), 3),
+                "inputs_per_expression": fid_inputs,
+                "inputs_mean": round(sum(fid_inputs.values()) / len(fid_inputs), 3),
                 "real_faces_per_expression": {names[t]: int((val.labels == t).sum()) for t in tgt.unique().tolist()}},
         "transfer": {"judge": str(judge), "judge_is_perceptual_network":
                      load_recognizer(m.perceptual_model).folder.resolve() == reader.folder.resolve(),

@@ -158,7 +158,7 @@ def test_shipped_model_transfers_real_faces(data_root):
     import torch
 
     from genfer.config import DataConfig
-    from genfer.data.augment import normalize
+    from genfer.data.augment import normalize, to_uint8_tensor
     from genfer.data.tensors import load_split
     from genfer.hub import FER2013_RECOGNIZER, MODEL_ALIASES, available_models, load_recognizer
     from genfer.predict import predict_probs
@@ -174,7 +174,7 @@ def test_shipped_model_transfers_real_faces(data_root):
         src = pick[val.labels[pick] != target]
         ref = (val.labels == target).nonzero().flatten()[: len(src)]
         with torch.inference_mode():
-            out = model.generator.transfer(normalize(val.images[src].float() / 255), normalize(val.images[ref].float() / 255),
-                                           val.labels[src], torch.full((len(src),), target))
-        read = predict_probs(judge.model, ((out + 1) * 127.5).round().byte()).argmax(1)
+            x, y = (normalize(val.images[k].float() / 255) for k in (src, ref))
+            out = model.generator.transfer(x, y, val.labels[src], torch.full((len(src),), target))
+        read = predict_probs(judge.model, to_uint8_tensor(out)).argmax(1)
         assert float((read == target).float().mean()) > (0.6 if target else 0.3), target

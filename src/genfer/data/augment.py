@@ -103,9 +103,14 @@ def augmented_batch(
     return normalize(apply_augment(images.float().div_(255.0), params))
 
 
+def to_uint8_tensor(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (any shape; values outside are clipped) -> uint8 tensor of the same shape."""
+    return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte()
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3 (the inverse of :func:`to_tensor`)."""
-    arr = ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().cpu()
+    arr = to_uint8_tensor(images).cpu()
     return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
 
 

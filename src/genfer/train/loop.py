@@ -247,8 +247,8 @@ class TrainingRun:
             return False
         length, other = config_changes(load_checkpoint_config(ckpt), self.config)
         if other:
-            raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: {', '.join(other)}); "
-                                  "use another --out or --no-resume")
+            raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: "
+                                  f"{', '.join(other)}); use another --out or --no-resume")
         for name, module in self.modules.items():
             load_into(module, load_state_dict(ckpt / f"{name}.safetensors"), source=str(ckpt))
         state = load_trainer_state(ckpt)

@@ -20,7 +20,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from genfer.config import MAETrainConfig, to_dict
-from genfer.data.augment import augmented_batch, normalize
+from genfer.data.augment import augmented_batch, normalize, to_uint8_tensor
 from genfer.data.pool import load_image_pool
 from genfer.losses.mae import mae_loss, patch_stats
 from genfer.models.mae import MaskedAutoencoder, build_mae, patchify
@@ -77,7 +77,7 @@ def save_grid(rows: list[torch.Tensor], path: Path, *, scale: int = 2) -> Path:
     from PIL import Image
 
     grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)  # (C, rows*H, B*W)
-    arr = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte()
+    arr = to_uint8_tensor(grid)
     img = Image.fromarray(arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy())
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
