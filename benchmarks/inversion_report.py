@@ -84,12 +84,12 @@ def invert(inverter: FaceInverter, crops: torch.Tensor, batch: int) -> tuple[tor
 @torch.no_grad()
 def quality(x: torch.Tensor, y: torch.Tensor, lpips: torch.nn.Module, embed: torch.nn.Module) -> dict[str, float]:
     """Mean metrics of reconstructions y against inputs x, both (N, C, S, S) in [-1, 1]."""
-    from genfer.metrics.identity import cosine_similarity
+    from genfer.metrics.identity import identity_similarity
     from genfer.metrics.ssim import mse, psnr, ssim
 
     x01, y01 = (x.double() + 1) / 2, (y.double() + 1) / 2
     lp = torch.cat([lpips(y[i : i + 64], x[i : i + 64]) for i in range(0, len(x), 64)])
-    ident = torch.cat([cosine_similarity(embed(x[i : i + 64]), embed(y[i : i + 64])) for i in range(0, len(x), 64)])
+    ident = identity_similarity(embed, x, y)
     return {"mse": float(mse(y01, x01).mean()), "psnr": float(psnr(y01, x01, data_range=1.0).mean()),
             "ssim": float(ssim(y01, x01, data_range=1.0).mean()), "lpips*": float(lp.mean()),
             "identity*": float(ident.mean())}

@@ -43,7 +43,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from genfer.metrics.identity import cosine_similarity
+    from genfer.metrics.identity import identity_similarity
     from genfer.metrics.ssim import ssim
     from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 
@@ -63,9 +63,7 @@ def main() -> None:
 
     neutral_in, neutral_poker = neutral_rate(imgs["x"]), neutral_rate(imgs["x_tilde"])
     embed = FaceIDEmbedder(load_dlib_face_resnet())
-    with torch.inference_mode():
-        ident = torch.cat([cosine_similarity(embed(imgs["x"][i : i + 64]), embed(imgs["x_tilde"][i : i + 64]))
-                           for i in range(0, len(imgs["x"]), 64)])
+    ident = identity_similarity(embed, imgs["x"], imgs["x_tilde"])
     rec_ssim = ssim(imgs["x_hat"].double(), imgs["x"].double(), data_range=2.0)
     print(json.dumps({
         "model": str(args.model), "judge": judge.name, "fer2013valid_accuracy": round(acc, 4), "n": len(val.labels),

@@ -116,7 +116,7 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
                      "emotion_score_hit_rate": round(score.hit_rate, 4)},
     }
     if identity:
-        from genfer.metrics.identity import cosine_similarity
+        from genfer.metrics.identity import identity_similarity
         from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 
         embed = FaceIDEmbedder(load_dlib_face_resnet())
@@ -124,9 +124,7 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
 
         def similarity(a_uint8: torch.Tensor, b_uint8: torch.Tensor) -> float:
             a, b = (normalize(t.float() / 255.0) for t in (a_uint8, b_uint8))
-            with torch.inference_mode():
-                return round(float(torch.cat([cosine_similarity(embed(a[i : i + 64]), embed(b[i : i + 64]))
-                                              for i in range(0, len(a), 64)]).mean()), 4)
+            return round(float(identity_similarity(embed, a, b).mean()), 4)
 
         sources = val.images[src[pick]]
         result["identity"] = {

@@ -22,11 +22,14 @@ def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def identity_similarity(embed: Embedder, source: torch.Tensor, edited: torch.Tensor) -> torch.Tensor:
+def identity_similarity(embed: Embedder, source: torch.Tensor, edited: torch.Tensor, *,
+                        batch_size: int = 64) -> torch.Tensor:
     """Per-pair identity similarity: ``embed`` applied to source and edited batches (same shape) -> (B,).
 
-    The images are passed to ``embed`` as given (use the convention the embedder expects).
+    The images are passed to ``embed`` as given (use the convention the embedder expects), ``batch_size``
+    pairs at a time.
     """
     if source.shape != edited.shape:
         raise ValueError(f"source and edited batches differ in shape: {tuple(source.shape)} vs {tuple(edited.shape)}")
-    return cosine_similarity(embed(source), embed(edited))
+    return torch.cat([cosine_similarity(embed(source[i : i + batch_size]), embed(edited[i : i + batch_size]))
+                      for i in range(0, len(source), batch_size)])
