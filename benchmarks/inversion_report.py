@@ -148,7 +148,7 @@ def main() -> None:
         "steps": args.steps, "loss": None if gan.loss is None else asdict(gan.loss),
         "lpips*": getattr(lpips, "name", args.lpips_net), "identity*": "dlib ResNet (genfer port), 150 px",
         "sets": {name: report_set(gan, crops, args, lpips, embed) for name, crops in sets.items()},
-        "load_average_1min": round(os.getloadavg()[0], 2), "seconds": 0.0,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
     report["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=2))
