@@ -3,7 +3,8 @@
 Poker-face quality, on the non-neutral FER2013Valid faces:
 - ``neutral_rate``: share of poker faces x̃ = G(V_p) that genfer's shipped recognizer classifies as neutral
   (and the same share for the input faces, for reference);
-- ``identity``: dlib face-descriptor cosine similarity (genfer's port) between each input and its poker face;
+- ``identity``: dlib face-descriptor cosine similarity (genfer's port) between each input and its poker face
+  (and its reconstruction; two different input faces give the scale);
 - ``ssim_reconstruction``: SSIM of the reconstruction x̂ = G(V_e + V_p) against the input (data range 2).
 
     python benchmarks/pfvit_report.py --model runs/pfvit-cpu/final [--judge fer-resnet18s-48] [--limit 0]
@@ -64,12 +65,16 @@ def main() -> None:
     neutral_in, neutral_poker = neutral_rate(imgs["x"]), neutral_rate(imgs["x_tilde"])
     embed = FaceIDEmbedder(load_dlib_face_resnet())
     ident = identity_similarity(embed, imgs["x"], imgs["x_tilde"])
+    ident_rec = identity_similarity(embed, imgs["x"], imgs["x_hat"])
+    ident_other = identity_similarity(embed, imgs["x"], imgs["x"].roll(1, 0))  # the scale: different people
     rec_ssim = ssim(imgs["x_hat"].double(), imgs["x"].double(), data_range=2.0)
     print(json.dumps({
         "model": str(args.model), "judge": judge.name, "fer2013valid_accuracy": round(acc, 4), "n": len(val.labels),
         "non_neutral_faces": int(expressive.sum()),
         "poker_neutral_rate": round(neutral_poker, 4), "input_neutral_rate": round(neutral_in, 4),
         "identity_similarity_poker_vs_input": round(float(ident.mean()), 4),
+        "identity_similarity_reconstruction_vs_input": round(float(ident_rec.mean()), 4),
+        "identity_similarity_of_different_faces": round(float(ident_other.mean()), 4),
         "identity_network": "dlib ResNet (genfer port), 150 px",
         "ssim_reconstruction_vs_input": round(float(rec_ssim.mean()), 4),
         "seconds": round(time.perf_counter() - t0, 1),
