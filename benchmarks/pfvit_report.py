@@ -2,7 +2,7 @@
 
 Poker-face quality, on the non-neutral FER2013Valid faces:
 - ``neutral_rate``: share of poker faces x̃ = G(V_p) that genfer's shipped recognizer classifies as neutral
-  (and the same share for the input faces, for reference);
+  (and the same share for the input faces and for the reconstructions x̂, for reference);
 - ``identity``: dlib face-descriptor cosine similarity (genfer's port) between each input and its poker face
   (and its reconstruction; two different input faces give the scale);
 - ``ssim_reconstruction``: SSIM of the reconstruction x̂ = G(V_e + V_p) against the input (data range 2).
@@ -63,6 +63,7 @@ def main() -> None:
         return float((probs.argmax(1) == 0).float().mean())
 
     neutral_in, neutral_poker = neutral_rate(imgs["x"]), neutral_rate(imgs["x_tilde"])
+    neutral_rec = neutral_rate(imgs["x_hat"])  # how much of the poker faces' rate blur alone would give
     embed = FaceIDEmbedder(load_dlib_face_resnet())
     ident = identity_similarity(embed, imgs["x"], imgs["x_tilde"])
     ident_rec = identity_similarity(embed, imgs["x"], imgs["x_hat"])
@@ -72,6 +73,7 @@ def main() -> None:
         "model": str(args.model), "judge": judge.name, "fer2013valid_accuracy": round(acc, 4), "n": len(val.labels),
         "non_neutral_faces": int(expressive.sum()),
         "poker_neutral_rate": round(neutral_poker, 4), "input_neutral_rate": round(neutral_in, 4),
+        "reconstruction_neutral_rate": round(neutral_rec, 4),
         "identity_similarity_poker_vs_input": round(float(ident.mean()), 4),
         "identity_similarity_reconstruction_vs_input": round(float(ident_rec.mean()), 4),
         "identity_similarity_of_different_faces": round(float(ident_other.mean()), 4),
