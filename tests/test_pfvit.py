@@ -92,6 +92,17 @@ def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
         initialise_from_mae(build_pfvit(wrong), tmp_path / "mae", wrong)
 
 
+def test_from_mae_copies_encoder_decoder_mca_and_disc():
+    torch.manual_seed(1)
+    mae = build_mae(MAE_PRESETS["tiny"])
+    model = PFViT.from_mae(mae, num_classes=8, se_reduction=4)
+    torch.testing.assert_close(model.encoder.cls_token, mae.encoder.cls_token)
+    torch.testing.assert_close(model.generator.decoder.mask_token, mae.decoder.mask_token)
+    torch.testing.assert_close(model.generator.fusion.attn.in_proj_weight, mae.decoder.blocks[0].attn.qkv.weight)
+    torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight, mae.decoder.blocks[0].attn.qkv.weight)
+    assert model.generator.decoder.mask_token is not mae.decoder.mask_token  # copied, not shared
+
+
 def test_cross_fusion_started_from_a_block_equals_that_block_on_concatenated_tokens():
     """MCA from a self-attention block: queries attending to the tokens give what the block itself gives the
     queries when it runs on [tokens, queries] with attention to the queries masked out."""

@@ -113,6 +113,10 @@ class PokerFaceGenerator(nn.Module):
     def load_decoder(self, decoder: MAEDecoder) -> None:
         """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block."""
         self.decoder.load_state_dict(decoder.state_dict())
+        self.fusion_from_decoder()
+
+    def fusion_from_decoder(self) -> None:
+        """Start MCA from G's own (pretrained) decoder's first block (:meth:`CrossFusion.load_from_block`)."""
         self.fusion.load_from_block(self.decoder.blocks[0])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -280,7 +284,7 @@ class PFViT(nn.Module):
 
         model = cls(encoder=copy.deepcopy(mae.encoder), decoder=copy.deepcopy(mae.decoder), num_classes=num_classes,
                     se_reduction=se_reduction)
-        model.generator.load_decoder(mae.decoder)
+        model.generator.fusion_from_decoder()  # G's decoder is already the copy made above
         model.discriminator.load_from_mae(mae)
         return model
 
