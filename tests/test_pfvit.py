@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from genfer.config import MAE_PRESETS, MAE_TRAIN_PRESETS, PFVIT_PRESETS, ConfigError, PFViTModelConfig, apply_overrides
+from genfer.losses.pfvit import abs_cosine
 from genfer.models.mae import build_mae
 from genfer.models.pfvit import PFViT, SqueezeExcitation
 from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
@@ -133,9 +134,16 @@ def test_generator_losses_for_each_orthogonality_option(option):
     x = torch.rand(4, 1, 32, 32) * 2 - 1
     labels = torch.tensor([0, 1, 2, 0])
     terms, images = pfvit_generator_losses(model, x, labels, torch.nn.functional.one_hot(labels, 8).float(), cfg, net)
-    assert set(terms) == {"emo", "rec", "adv", "ortho", "total"}
+    assert set(terms) == {"emo", "rec", "adv", "ortho", "ortho_features", "total"}
     assert ("x_emo" in images) == (option == "generic")
     assert (terms["ortho"].item() == 0.0) == (option == "none")
+    assert (terms["ortho_features"].item() == 0.0) == (option != "generic")
+    if option == "generic":  # Table 5: the direct constraint plus the same one on the network's features
+        feats = net(torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1)).split(4)
+        torch.testing.assert_close(terms["ortho_features"], abs_cosine(*feats))
+    w = cfg.weights
+    expected = sum(getattr(w, name) * terms[name] for name in ("emo", "rec", "adv", "ortho", "ortho_features"))
+    torch.testing.assert_close(terms["total"], expected)
     terms["total"].backward()
     assert model.separator.fc1.weight.grad is not None
 

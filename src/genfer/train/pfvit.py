@@ -9,8 +9,8 @@ One step on a batch (x, y):
 3. E, S, G, C step (Adam 2e-5): minimise ``w_emo L_emo + w_rec L_rec + w_adv L_adv + w_ortho L_ortho``,
    where L_adv is L_dis of x̂ and x̃ with the real/fake target flipped to "real" (the usual non-saturating
    form of the adversarial game; the class targets stay those of Eq. 8, so poker faces must look
-   neutral to D), and L_ortho the constraint of Eq. 2 on (V_e, V_p) plus, for ``generic``/``fr``, on the
-   frozen network's features of G(V_e) and x̃ (paper Table 5).
+   neutral to D), L_ortho the constraint of Eq. 2 on (V_e, V_p) and, for ``generic``/``fr``, L_ortho_features
+   the same on the frozen network's features of G(V_e) and x̃ (paper Table 5), each with its own weight.
 
 Under torchrun every rank runs the same graph on its slice of the global batch and gradients are
 averaged before each optimiser step (:func:`~genfer.train.distributed.average_gradients`).
@@ -108,7 +108,7 @@ def pfvit_generator_losses(
         x: (B, C, H, W) normalised inputs; labels: (B,) classes; targets: (B, K) L_emo targets.
 
     Returns:
-        (terms, images): terms ``emo``, ``rec``, ``adv``, ``ortho`` and ``total`` (scalars); images
+        (terms, images): terms ``emo``, ``rec``, ``adv``, ``ortho``, ``ortho_features`` and ``total`` (scalars); images
         ``x_hat``, ``x_tilde`` and, for network orthogonality, ``x_emo`` (B, C, H, W).
     """
     m, w = cfg.model, cfg.weights
@@ -132,14 +132,13 @@ def pfvit_generator_losses(
                + discrimination_loss(logits_tilde, discriminator_targets(labels, POKER, num_classes=k, neutral=c,
                                                                          real=1.0)))
     terms["adv"] = adv
-    ortho = torch.zeros((), device=x.device)
-    if m.orthogonality != "none":
-        ortho = abs_cosine(sep.v_e, sep.v_p)
+    zero = torch.zeros((), device=x.device)
+    terms["ortho"] = abs_cosine(sep.v_e, sep.v_p) if m.orthogonality != "none" else zero
+    terms["ortho_features"] = zero
     if feature_net is not None:  # the networks take [-1, 1]
-        feats = feature_net(torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1)).split(b)
-        ortho = ortho + abs_cosine(*feats)
-    terms["ortho"] = ortho
-    terms["total"] = w.emo * terms["emo"] + w.rec * terms["rec"] + w.adv * terms["adv"] + w.ortho * terms["ortho"]
+        terms["ortho_features"] = abs_cosine(*feature_net(torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1)).split(b))
+    terms["total"] = (w.emo * terms["emo"] + w.rec * terms["rec"] + w.adv * terms["adv"] + w.ortho * terms["ortho"]
+                      + w.ortho_features * terms["ortho_features"])
     return terms, images
 
 
