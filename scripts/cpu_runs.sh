@@ -17,12 +17,16 @@ THREADS="${THREADS:-1}"
 
 # Table VII's ablations run at an equal 3-epoch budget, against the same model at 3 epochs (switchgan-short).
 ABLATION="--set gan_optim.epochs=3 --set cls_optim.epochs=3"
+# PF-ViT explorations of the separation/recognition trade-off (docs/pfvit.md): 4 epochs, direct weight 0.1 or 0.3.
+PFVIT_4EP="--set optim.epochs=4 --set disc_optim.epochs=4"
 declare -A CMD=(
   [mae]="train mae --preset cpu --out $RUNS/mae-cpu"
   [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
   [vit-mae]="train --preset cpu_vit --set init_from=$RUNS/mae-cpu/final --out $RUNS/vit-mae"
   [pfvit]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --out $RUNS/pfvit-cpu"
   [pfvit-direct]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=direct --out $RUNS/pfvit-cpu-direct"
+  [pfvit-4ep]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final $PFVIT_4EP --out $RUNS/pfvit-cpu-4ep"
+  [pfvit-ortho0.3-4ep]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final $PFVIT_4EP --set weights.ortho=0.3 --out $RUNS/pfvit-cpu-ortho0.3-4ep"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"
