@@ -6,7 +6,8 @@ One step on a batch (x, y):
    orthogonality options, the emotion image ``G(V_e)``.
 2. D step (Adam 1e-4, β = (0.5, 0.999)): minimise L_dis (Eq. 7) over x (real), x̂ and x̃ (generated,
    detached), with the targets of Eq. 8.
-3. E, S, G, C step (Adam 2e-5): minimise ``w_emo L_emo + w_rec L_rec + w_adv L_adv + w_ortho L_ortho``,
+3. E, S, G, C step (Adam 2e-5): minimise ``w_emo L_emo + w_rec L_rec + w_adv L_adv + w_ortho L_ortho
+   + w_ortho_features L_ortho_features``,
    where L_adv is L_dis of x̂ and x̃ with the real/fake target flipped to "real" (the usual non-saturating
    form of the adversarial game; the class targets stay those of Eq. 8, so poker faces must look
    neutral to D), L_ortho the constraint of Eq. 2 on (V_e, V_p) and, for ``generic``/``fr``, L_ortho_features
@@ -136,7 +137,8 @@ def pfvit_generator_losses(
     terms["ortho"] = abs_cosine(sep.v_e, sep.v_p) if m.orthogonality != "none" else zero
     terms["ortho_features"] = zero
     if feature_net is not None:  # the networks take [-1, 1]
-        terms["ortho_features"] = abs_cosine(*feature_net(torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1)).split(b))
+        feats = feature_net(torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1)).split(b)
+        terms["ortho_features"] = abs_cosine(*feats)
     terms["total"] = (w.emo * terms["emo"] + w.rec * terms["rec"] + w.adv * terms["adv"] + w.ortho * terms["ortho"]
                       + w.ortho_features * terms["ortho_features"])
     return terms, images
