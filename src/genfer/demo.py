@@ -107,7 +107,7 @@ def transfer_section(transfer, photos: list[tuple[str, np.ndarray]], out_dir: Pa
 
 
 def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]:
-    """Rows and sections the shipped generative models add to the demo (none until such models ship)."""
+    """Rows and sections the shipped generative models add to the demo (each only when its model is installed)."""
     from genfer.hub import MODEL_ALIASES, available_models
 
     shipped = set(available_models())

@@ -64,7 +64,8 @@ def register(sub: Any, add_common: Callable[..., None]) -> None:
     p.add_argument("paths", nargs="+", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output folder for the poker-face PNGs")
     add_common(p, model=False)
-    p.add_argument("--model", default="pfvit", help="shipped PF-ViT name or PF-ViT model/checkpoint folder")
+    p.add_argument("--model", default="pfvit",
+                   help="shipped PF-ViT name (default: pfvit = pfvit-vit-t-48) or PF-ViT model/checkpoint folder")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     p.add_argument("--all", action="store_true", help="also write a strip: input | reconstruction | poker face | "
                                                       "emotion image G(V_e)")
