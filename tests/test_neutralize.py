@@ -95,7 +95,8 @@ def test_shipped_pfvit_neutralizes_real_faces(data_root):
 
     assert MODEL_ALIASES["pfvit"] in available_models()
     pf, judge = load_recognizer("pfvit"), load_recognizer()
-    val = load_split(DataConfig(), "valid", 400, num_classes=8, image_size=48, in_chans=1)
+    val = load_split(DataConfig(), "valid", 400, num_classes=pf.num_classes, image_size=pf.image_size,
+                     in_chans=pf.in_chans)
     assert float((predict_probs(pf.model, val.images).argmax(1) == val.labels).float().mean()) > 0.35
     with torch.inference_mode():
         poker = pf.model.render(normalize(val.images[val.labels != 0].float() / 255))["x_tilde"]
