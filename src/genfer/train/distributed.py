@@ -1,11 +1,14 @@
 """Process-group helpers: the same training code runs single-process or under ``torchrun``.
 
 Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) :func:`init_distributed` joins the process
-group (gloo on CPU, nccl on CUDA); otherwise it is a no-op and rank/world are 0/1.
+group (gloo on CPU, nccl on CUDA); otherwise it is a no-op and rank/world are 0/1. A group joined here is
+left at interpreter exit: a gloo group still alive when the process exits aborts it ("terminate called
+without an active exception").
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -42,6 +45,7 @@ def init_distributed(device: str | None = None) -> DistInfo:
         if use_cuda:
             torch.cuda.set_device(dev)
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        atexit.register(shutdown_distributed)
     return DistInfo(rank=rank, world_size=world, local_rank=local, device=dev)
 
 
