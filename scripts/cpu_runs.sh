@@ -19,6 +19,8 @@ THREADS="${THREADS:-1}"
 ABLATION="--set gan_optim.epochs=3 --set cls_optim.epochs=3"
 # PF-ViT explorations of the separation/recognition trade-off (docs/pfvit.md): 4 epochs, direct weight 0.1 or 0.3.
 PFVIT_4EP="--set optim.epochs=4 --set disc_optim.epochs=4"
+# ... and at the 2-epoch budget with L_emo weighted 3 (direct weight 0.1 or 1).
+PFVIT_EMO3="--set init_from=$RUNS/mae-cpu/final --set weights.emo=3"
 declare -A CMD=(
   [mae]="train mae --preset cpu --out $RUNS/mae-cpu"
   [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
@@ -27,6 +29,8 @@ declare -A CMD=(
   [pfvit-direct]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=direct --out $RUNS/pfvit-cpu-direct"
   [pfvit-4ep]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final $PFVIT_4EP --out $RUNS/pfvit-cpu-4ep"
   [pfvit-ortho0.3-4ep]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final $PFVIT_4EP --set weights.ortho=0.3 --out $RUNS/pfvit-cpu-ortho0.3-4ep"
+  [pfvit-emo3]="train pfvit --preset cpu $PFVIT_EMO3 --out $RUNS/pfvit-cpu-emo3"
+  [pfvit-emo3-ortho1]="train pfvit --preset cpu $PFVIT_EMO3 --set weights.ortho=1 --out $RUNS/pfvit-cpu-emo3-ortho1"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"
