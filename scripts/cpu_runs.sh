@@ -5,6 +5,8 @@
 #   scripts/cpu_runs.sh --list               # the runs this script knows
 #   AFTER=PID scripts/cpu_runs.sh --queue vit-mae pfvit   # one after another, once process PID has ended
 #
+# GENFER_SRC=DIR runs the code of another checkout (e.g. a `git worktree` at a fixed commit), so that editing
+# this one cannot break a run that imports modules lazily.
 # Runs live in $GENFER_RUNS (default ~/genfer-runs, outside the checkout so a fresh checkout keeps them);
 # `runs/` in the checkout may be a symlink to it. Each run gets RUN.log next to its folder. One thread per run
 # and OMP_WAIT_POLICY=PASSIVE keep several runs efficient on a 2-core machine.
@@ -13,6 +15,7 @@ cd "$(dirname "$0")/.."
 RUNS="${GENFER_RUNS:-$HOME/genfer-runs}"
 mkdir -p "$RUNS"
 export GENFER_DATA="${GENFER_DATA:-$(cd .. && pwd)/shared/data}" OMP_WAIT_POLICY=PASSIVE
+if [[ -n "${GENFER_SRC:-}" ]]; then export PYTHONPATH="$GENFER_SRC/src${PYTHONPATH:+:$PYTHONPATH}"; fi
 THREADS="${THREADS:-1}"
 
 # Table VII's ablations run at an equal 3-epoch budget, against the same model at 3 epochs (switchgan-short).
@@ -38,6 +41,7 @@ declare -A CMD=(
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
+  [stylegan2-cont]="train stylegan2 --preset cpu --set init_from=psp-gray64 --set kimg=1000 --set d_warmup_kimg=10 --out $RUNS/stylegan2-cpu-cont"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
 )
 

@@ -9,7 +9,7 @@ import torch
 from genfer.config import STYLEGAN2_PRESETS, ConfigError, apply_overrides
 from genfer.inversion.load import load_gan
 from genfer.models.stylegan2 import build_discriminator, build_generator, load_rosinality_checkpoint
-from genfer.train.checkpoint import latest_checkpoint, load_state_dict
+from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
 from genfer.train.stylegan2 import rosinality_checkpoint, save_rosinality_checkpoint, train_stylegan2
 
 
@@ -76,3 +76,31 @@ def test_train_config_errors():
     cpu = STYLEGAN2_PRESETS["cpu"]
     assert cpu.total_steps == 46_875 and cpu.every_steps(cpu.eval_every_kimg) == 1562
     assert cpu.r1_gamma == pytest.approx(0.0002 * 64**2 / 32)  # StyleGAN2-ADA's heuristic
+
+
+def test_warm_start_takes_ema_generator_and_discriminator_then_trains_d_alone(tiny_dataset, tmp_path):
+    first = tmp_path / "first"
+    train_stylegan2(tiny_cfg(tiny_dataset, "grid_images=0"), first, progress=False)
+    kept_d = load_state_dict(first / "final" / "discriminator.safetensors")
+    final_g = load_state_dict(first / "final" / "model.safetensors")
+    # 4 kimg-steps of batch 8: the first two train D alone
+    cfg = tiny_cfg(tiny_dataset, "grid_images=0", f"init_from='{first}'", "kimg=0.032", "d_warmup_kimg=0.016")
+    second = tmp_path / "second"
+    train_stylegan2(cfg, second, progress=False, max_steps=2)
+    ckpt = latest_checkpoint(second)
+    g, d = load_state_dict(ckpt / "g.safetensors"), load_state_dict(ckpt / "d.safetensors")
+    for k in g:  # G untouched by the D-only steps, and equal to the first run's EMA generator
+        torch.testing.assert_close(g[k], final_g[k], rtol=0, atol=0, msg=k)
+    assert any(not torch.equal(d[k], kept_d[k]) for k in d)  # D trained from the kept discriminator
+    records = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
+    assert "g" not in [r for r in records if r["event"] == "train"][-1]
+    train_stylegan2(cfg, second, progress=False)  # resumes; now G trains too
+    g_after = load_state_dict(latest_checkpoint(second) / "g.safetensors")
+    assert any(not torch.equal(g_after[k], final_g[k]) for k in g_after)
+
+
+def test_warm_start_refuses_another_architecture(tiny_dataset, tmp_path):
+    train_stylegan2(tiny_cfg(tiny_dataset, "grid_images=0"), tmp_path / "first", progress=False)
+    cfg = tiny_cfg(tiny_dataset, "grid_images=0", f"init_from='{tmp_path / 'first'}'", "model.style_dim=8")
+    with pytest.raises(CheckpointError, match="another architecture"):
+        train_stylegan2(cfg, tmp_path / "second", progress=False)

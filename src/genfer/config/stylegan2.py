@@ -102,6 +102,10 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     batch 32); ``ema_rampup`` > 0 shortens it early in training (StyleGAN2-ADA). The last ``holdout``
     pooled images are kept out of training; FID (``genfer-fer:<fid_model>`` features) compares
     ``fid_images`` EMA samples with them every ``eval_every_kimg`` (0 images: no FID).
+
+    ``init_from`` (a shipped name, model folder or run folder holding a generator of this architecture) warm-starts
+    G and G_EMA from its EMA generator, and D from its discriminator when the folder keeps one; the first
+    ``d_warmup_kimg`` thousand images then train D alone, so a new D learns the current G before G follows it.
     """
 
     name: str = "stylegan2"
@@ -124,9 +128,12 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     eval_every_kimg: float = 50.0
     fid_images: int = 1000
     fid_model: str = "fer-resnet18s-48"
+    init_from: str = ""
+    d_warmup_kimg: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _check(self.d_warmup_kimg >= 0, "d_warmup_kimg must be >= 0")
         _check(self.batch_size >= 2, f"batch_size must be >= 2, not {self.batch_size}")
         _check(self.kimg > 0, "kimg must be > 0")
         _check(self.lr > 0, "lr must be > 0")

@@ -203,10 +203,11 @@ def train_stylegan2(
                       optimizers={"g": opt_g, "d": opt_d}, info=info, name=cfg.name,
                       checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints, progress=progress)
     run.extra_state = {"mean_path_length": 0.0}
-    if resume:
-        run.resume()
+    if not (resume and run.resume()) and cfg.init_from:
+        warm_start(cfg.init_from, g=g, g_ema=g_ema, d=d, arch=m)
     last: dict[str, float] = {}
     b, local = plan.global_batch, plan.local
+    d_only_steps = round(cfg.d_warmup_kimg * 1000 / b)
 
     def train_step(step: int) -> dict[str, float]:
         real = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
@@ -226,6 +227,9 @@ def train_stylegan2(
             r1 = r1_penalty(d(real), real)
             _optimise(cfg.r1_gamma / 2 * cfg.d_reg_every * r1, d, opt_d, info)
             last["r1"] = r1.item()
+        if step < d_only_steps:  # warm start: a new D first learns the current G
+            return {"d": d_loss.item(), "real_score": real_logits.mean().item(),
+                    "fake_score": fake_logits.mean().item(), "kimg": (step + 1) * b / 1000} | last
         # G: non-saturating loss
         g.requires_grad_(True), d.requires_grad_(False)
         fake = fake_batch(g, step_generator(cfg.seed, step, G_STREAM), batch=b, local=local,
@@ -272,7 +276,7 @@ def train_stylegan2(
     summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
                        start_info={"train_images": plan.n, "heldout_images": len(held_idx)})
     if info.is_main and summary["finished"]:
-        export_stylegan2(run_dir / "final", g_ema, cfg)
+        export_stylegan2(run_dir / "final", g_ema, cfg, discriminator=d)
     return run_summary(summary | {"kimg": run.step * b / 1000}, "kimg", "fid", "fid_extractor")
 
 
@@ -307,14 +311,49 @@ def save_sample_grid(g: Generator, z: torch.Tensor, path: Path, *, seed: int = 0
 # ----------------------------------------------------------------------------- export
 
 
-def export_stylegan2(folder: Path, g_ema: Generator, cfg: StyleGAN2TrainConfig) -> Path:
-    """Write ``model.safetensors`` (``g_ema``'s state dict and ``latent_avg`` (D,)) and ``config.json``."""
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+"""The trained D kept beside a generator's ``model.safetensors`` (warm starts, ASIT's inversion discriminator)."""
+
+
+def export_stylegan2(folder: Path, g_ema: Generator, cfg: StyleGAN2TrainConfig, *,
+                     discriminator: nn.Module | None = None) -> Path:
+    """Write ``model.safetensors`` (``g_ema``'s state dict and ``latent_avg`` (D,)), ``config.json`` and, when
+    given, the discriminator's state dict as ``discriminator.safetensors``."""
     folder.mkdir(parents=True, exist_ok=True)
     state = dict(g_ema.state_dict())
     state["latent_avg"] = average_latent(g_ema)
     save_state_dict(state, folder / "model.safetensors")
+    if discriminator is not None:
+        save_state_dict(discriminator.state_dict(), folder / DISCRIMINATOR_FILE)
     (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     return folder
+
+
+def discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
+    """The D state dict kept in a generator model folder (``discriminator.safetensors``) or a training checkpoint
+    (``d.safetensors``); None when the folder keeps none (e.g. a pSp model)."""
+    for name in (DISCRIMINATOR_FILE, "d.safetensors"):
+        if (folder / name).is_file():
+            return load_state_dict(folder / name)
+    return None
+
+
+def warm_start(source: str | Path, *, g: Generator, g_ema: Generator, d: nn.Module, arch: Any) -> None:
+    """Initialise G and G_EMA from the EMA generator of ``source`` (shipped name, model or run folder) and D from
+    its discriminator when it keeps one (else D stays new). The generator's architecture must equal ``arch``."""
+    from genfer.inversion.load import load_gan
+
+    gan = load_gan(source)
+    if to_dict(gan.config) != to_dict(arch):
+        raise CheckpointError(f"init_from {source}: its generator has another architecture than this run's model "
+                              "section")
+    state = gan.generator.state_dict()
+    load_into(g, state, source=str(gan.folder))
+    load_into(g_ema, state, source=str(gan.folder))
+    d_state = discriminator_state(gan.folder)
+    if d_state is not None:
+        load_into(d, d_state, source=str(gan.folder))
+    log.info("warm start from %s (generator%s)", gan.folder, " and discriminator" if d_state is not None else " only")
 
 
 def rosinality_checkpoint(folder: str | Path) -> dict[str, Any]:
@@ -358,6 +397,7 @@ __all__ = [
     "accumulate",
     "draw_styles",
     "ema_beta",
+    "discriminator_state",
     "export_stylegan2",
     "fake_batch",
     "generate",
@@ -366,4 +406,5 @@ __all__ = [
     "save_rosinality_checkpoint",
     "save_sample_grid",
     "train_stylegan2",
+    "warm_start",
 ]
