@@ -12,22 +12,22 @@ import time
 
 import torch
 
-from genfer.config import ModelConfig
+from genfer.config import RecognizerModelConfig
 from genfer.models.recognizer import build_recognizer
 
 CANDIDATES = {
-    "resnet18-w64-48px": ModelConfig(depth=18, channels=(64, 128, 256, 512), image_size=48),
-    "resnet18-w48-48px": ModelConfig(depth=18, channels=(48, 96, 192, 384), image_size=48),
-    "resnet18-w32-48px": ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
-    "resnet18-w32-64px": ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=64),
-    "resnet18-w32-48px-stem1": ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, stem_stride=1),
-    "resnet10-w64-48px": ModelConfig(depth=10, channels=(64, 128, 256, 512), image_size=48),
-    "vit-12x192-p6-48px": ModelConfig(arch="vit", depth=12, channels=(192,), patch_size=6, image_size=48),
-    "vit-6x192-p8-64px": ModelConfig(arch="vit", depth=6, channels=(192,), patch_size=8, image_size=64),
+    "resnet18-w64-48px": RecognizerModelConfig(depth=18, channels=(64, 128, 256, 512), image_size=48),
+    "resnet18-w48-48px": RecognizerModelConfig(depth=18, channels=(48, 96, 192, 384), image_size=48),
+    "resnet18-w32-48px": RecognizerModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
+    "resnet18-w32-64px": RecognizerModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=64),
+    "resnet18-w32-48px-stem1": RecognizerModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, stem_stride=1),
+    "resnet10-w64-48px": RecognizerModelConfig(depth=10, channels=(64, 128, 256, 512), image_size=48),
+    "vit-12x192-p6-48px": RecognizerModelConfig(arch="vit", depth=12, channels=(192,), patch_size=6, image_size=48),
+    "vit-6x192-p8-64px": RecognizerModelConfig(arch="vit", depth=6, channels=(192,), patch_size=8, image_size=64),
 }
 
 
-def measure(cfg: ModelConfig, batch: int) -> dict:
+def measure(cfg: RecognizerModelConfig, batch: int) -> dict:
     model = build_recognizer(cfg)
     x = torch.randn(batch, cfg.in_chans, cfg.image_size, cfg.image_size)
     model.eval()

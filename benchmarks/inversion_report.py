@@ -39,16 +39,17 @@ import numpy as np
 import torch
 
 from genfer.config import DataConfig
-from genfer.data.augment import normalize
+from genfer.io.images import normalize
 from genfer.data.tensors import load_split
 from genfer.inversion.faces import FaceInverter
-from genfer.inversion.load import LoadedGAN, load_gan
+from genfer.hub import LoadedModel
+from genfer.inversion.load import inversion_parts, load_gan
 from genfer.paths import data_root
 
 
-def fer2013valid_crops(gan: LoadedGAN, limit: int) -> torch.Tensor:
+def fer2013valid_crops(gan: LoadedModel, limit: int) -> torch.Tensor:
     """(N, C, S, S) uint8 FER2013Valid crops at the generator's resolution."""
-    cfg = gan.config
+    cfg = inversion_parts(gan).arch
     val = load_split(DataConfig(), "valid", limit, num_classes=8, image_size=cfg.resolution, in_chans=cfg.img_channels)
     return val.images
 
@@ -95,7 +96,7 @@ def quality(x: torch.Tensor, y: torch.Tensor, lpips: torch.nn.Module, embed: tor
             "identity*": float(ident.mean())}
 
 
-def report_set(gan: LoadedGAN, crops: torch.Tensor, args: argparse.Namespace, lpips, embed) -> dict:
+def report_set(gan: LoadedModel, crops: torch.Tensor, args: argparse.Namespace, lpips, embed) -> dict:
     """Every method's metrics on one set of uint8 crops."""
     x = normalize(crops.float() / 255.0)
     sub = crops[: args.opt_limit]
@@ -103,7 +104,7 @@ def report_set(gan: LoadedGAN, crops: torch.Tensor, args: argparse.Namespace, lp
                     # the scale of identity*: the same similarity between each input and the next (another person)
                     "identity*_of_different_faces": round(quality(x, x.roll(1, 0), lpips, embed)["identity*"], 4)}
     runs = []
-    if gan.encoder is not None:
+    if inversion_parts(gan).encoder is not None:
         runs += [("encoder", FaceInverter(gan, batch_size=args.batch), crops),
                  ("encoder_on_opt_subset", FaceInverter(gan, batch_size=args.batch), sub)]
         if args.steps:
@@ -111,7 +112,7 @@ def report_set(gan: LoadedGAN, crops: torch.Tensor, args: argparse.Namespace, lp
                          FaceInverter(gan, refine_steps=args.steps, batch_size=args.batch, seed=args.seed), sub))
     if args.steps:
         runs.append(("optimisation", FaceInverter(replace(gan, psp=None), refine_steps=args.steps,
-                                                  loss=gan.loss, batch_size=args.batch, seed=args.seed), sub))
+                                                  loss=inversion_parts(gan).loss, batch_size=args.batch, seed=args.seed), sub))
     for name, inverter, faces in runs:
         y, spi = invert(inverter, faces, args.batch)
         metrics = quality(x[: len(faces)], y, lpips, embed)
@@ -144,8 +145,8 @@ def main() -> None:
     sets = {"fer2013valid": fer2013valid_crops(gan, args.limit),
             "faces": photo_crops(FaceInverter(gan, refine_steps=1), data_root() / "faces" / "images", args.photos)}
     report = {
-        "model": str(args.model), "generator": gan.config.resolution, "threads": args.threads,
-        "steps": args.steps, "loss": None if gan.loss is None else asdict(gan.loss),
+        "model": str(args.model), "generator": inversion_parts(gan).arch.resolution, "threads": args.threads,
+        "steps": args.steps, "loss": None if inversion_parts(gan).loss is None else asdict(inversion_parts(gan).loss),
         "lpips*": getattr(lpips, "name", args.lpips_net), "identity*": "dlib ResNet (genfer port), 150 px",
         "sets": {name: report_set(gan, crops, args, lpips, embed) for name, crops in sets.items()},
         "load_average_1min": round(os.getloadavg()[0], 2),

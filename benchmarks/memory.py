@@ -41,7 +41,7 @@ def main() -> None:
         seconds = time.perf_counter() - t
     if proc.returncode != 0:
         sys.exit(proc.stderr.strip().splitlines()[-1])
-    results = json.loads(proc.stdout)
+    results = json.loads(proc.stdout)["results"]  # one object: {"n", "errors", "unreadable", "results"}
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({
         "photos": len(results),

@@ -17,10 +17,11 @@ from dataclasses import replace
 import torch
 
 from genfer.config import PFVIT_PRESETS
-from genfer.data.augment import normalize
+from genfer.io.images import normalize
 from genfer.data.tensors import load_train_val
 from genfer.losses.pfvit import abs_cosine, emotion_loss
-from genfer.train.pfvit import build_pfvit, initialise_from_mae
+from genfer.train.pfvit import initialise_from_mae
+from genfer.models.pfvit import build_pfvit
 
 
 def main() -> None:

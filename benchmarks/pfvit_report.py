@@ -17,7 +17,7 @@ import time
 import torch
 
 from genfer.config import DataConfig
-from genfer.data.augment import normalize, to_uint8_tensor
+from genfer.io.images import normalize, to_uint8_tensor
 from genfer.data.tensors import load_split
 from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
 from genfer.predict import predict_probs

@@ -16,7 +16,8 @@ from genfer.config import MAE_TRAIN_PRESETS, PFVIT_PRESETS, apply_overrides
 from genfer.losses.mae import mae_loss
 from genfer.models.mae import build_mae, patchify
 from genfer.train.optim import build_optimizer
-from genfer.train.pfvit import build_pfvit, orthogonality_network, pfvit_discriminator_loss, pfvit_generator_losses
+from genfer.train.pfvit import orthogonality_network, pfvit_discriminator_loss, pfvit_generator_losses
+from genfer.models.pfvit import build_pfvit
 
 
 def timed(step, steps: int, batch: int) -> float:

@@ -26,7 +26,8 @@ import torch
 from genfer.config import PSP_PRESETS, STYLEGAN2_PRESETS, apply_overrides
 from genfer.models.stylegan2 import build_generator
 from genfer.train.psp import train_psp
-from genfer.train.stylegan2 import export_stylegan2, train_stylegan2
+from genfer.train.runner import export_model_folder
+from genfer.train.stylegan2 import generator_state, train_stylegan2
 
 QUIET = ["grid_images=0", "checkpoint_minutes=1000"]
 
@@ -47,7 +48,7 @@ def bench_psp(preset: str, steps: int, threads: int, work: Path) -> dict:
     if g_cfg.model != base.stylegan2:
         raise SystemExit(f"the {preset} presets of stylegan2 and psp describe different generators")
     torch.manual_seed(0)
-    export_stylegan2(work / "generator", build_generator(g_cfg.model), g_cfg)
+    export_model_folder(work / "generator", g_cfg, generator_state(build_generator(g_cfg.model)))
     cfg = apply_overrides(base, [*QUIET, f"generator={work / 'generator'}", f"threads={threads}",
                                  f"eval_every_steps={10 * steps}"])
     out = train_psp(cfg, work / "psp", resume=False, progress=False, max_steps=steps)

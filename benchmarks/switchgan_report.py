@@ -34,7 +34,7 @@ import time
 import torch
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
-from genfer.data.augment import normalize, to_uint8_tensor
+from genfer.io.images import normalize, to_uint8_tensor
 from genfer.data.tensors import load_split
 from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
 from genfer.labels import class_names
@@ -44,7 +44,8 @@ from genfer.metrics.features import stats_from_features
 from genfer.metrics.frechet import frechet_distance_stats
 from genfer.predict import predict_probs
 from genfer.train.distributed import DistInfo
-from genfer.train.switchgan import SwitchGANTrainer, load_switchgan
+from genfer.hub import load_model
+from genfer.train.switchgan import SwitchGANTrainer
 
 
 @torch.inference_mode()
@@ -74,7 +75,7 @@ def features(extractor, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
 
 
 def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: int, identity: int) -> dict:
-    loaded = load_switchgan(folder)
+    loaded = load_model(folder, methods=("switchgan",))
     cfg = loaded.config
     m = cfg.model
     val = load_split(cfg.data, cfg.data.val_split, limit, num_classes=m.num_classes, image_size=m.image_size,

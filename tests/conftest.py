@@ -52,6 +52,35 @@ def _isolated_cache(tmp_path_factory):
         os.environ["GENFER_CACHE"] = old
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one CPU thread for a whole test module: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+def run_cli(capsys, *argv):
+    """Run ``genfer ARGV...`` in-process: (exit code, stdout, stderr)."""
+    from genfer.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code, err, *fragments):
+    """A user error: exit code 2 and one ``genfer ...`` line on stderr containing every fragment."""
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genfer "), err
+    for f in fragments:
+        assert f in lines[0]
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny recognizer trained for a few steps on synthetic data: a model folder (``final/``)."""
@@ -73,3 +102,42 @@ def sample_photo() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("matplotlib") / "mpl-data" / "sample_data" / "grace_hopper.jpg"))
+
+
+def _spy_wrapper(monkeypatch):
+    """``spy(owner, name, before=None)``: wrap ``owner.name`` (a module-level function, or a method / ``forward`` of
+    one object) so every call is recorded, then the real thing runs (``before(*args, **kwargs)`` first, if given);
+    returns the list of calls, each with ``args``, ``kwargs`` and ``out``. For tests/test_wiring_*.py."""
+    from types import SimpleNamespace
+
+    def wrap(owner, name, *, before=None):
+        calls = []
+        real = getattr(owner, name)
+
+        def recorder(*args, **kwargs):
+            if before is not None:
+                before(*args, **kwargs)
+            out = real(*args, **kwargs)
+            calls.append(SimpleNamespace(args=args, kwargs=kwargs, out=out))
+            return out
+
+        monkeypatch.setattr(owner, name, recorder)
+        return calls
+
+    return wrap
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Function-scoped :func:`_spy_wrapper` (undone after the test)."""
+    return _spy_wrapper(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_spy():
+    """Module-scoped :func:`_spy_wrapper`, with ``module_spy.patch`` a module-scoped ``MonkeyPatch``: one recorded
+    training run shared by a module's tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        wrap = _spy_wrapper(mp)
+        wrap.patch = mp
+        yield wrap

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from genfer import Recognizer
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 
 @pytest.fixture(scope="module")

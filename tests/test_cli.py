@@ -1,30 +1,24 @@
 """The genfer command: output contracts and one-line errors with exit code 2."""
 
+import ast
+import importlib
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from genfer.cli import main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(code, err, *fragments):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("genfer "), err
-    for f in fragments:
-        assert f in lines[0]
+from conftest import assert_user_error
+from conftest import run_cli as run
 
 
 def test_recognize_json_contract(capsys, tiny_model, sample_photo):
     code, out, _ = run(capsys, "recognize", str(sample_photo), "--model", str(tiny_model), "--json")
     assert code == 0
-    (item,) = json.loads(out)
+    d = json.loads(out)
+    assert set(d) == {"n", "errors", "unreadable", "results"} and (d["n"], d["errors"], d["unreadable"]) == (1, 0, 0)
+    (item,) = d["results"]
     assert set(item) == {"path", "faces", "error"} and item["error"] is None
     face = item["faces"][0]
     assert {"box", "landmarks", "label", "probabilities"} <= set(face)
@@ -37,7 +31,7 @@ def test_recognize_table_annotate_and_aligned(capsys, tiny_model, sample_photo, 
     assert code == 0 and "grace_hopper.jpg" in out
     assert (tmp_path / "ann" / "grace_hopper.jpg").is_file()
     code, out, _ = run(capsys, "recognize", str(sample_photo), "--model", str(tiny_model), "--aligned", "--json")
-    assert json.loads(out)[0]["faces"][0]["source"] == "aligned"
+    assert json.loads(out)["results"][0]["faces"][0]["source"] == "aligned"
 
 
 def test_recognize_user_errors(capsys, tiny_model, tmp_path):
@@ -46,7 +40,8 @@ def test_recognize_user_errors(capsys, tiny_model, tmp_path):
     (tmp_path / "bad.jpg").write_text("not an image")
     code, out, err = run(capsys, "recognize", str(tmp_path / "bad.jpg"), "--model", str(tiny_model), "--json")
     assert_user_error(code, err, "could not be read")
-    assert "corrupt" in json.loads(out)[0]["error"]
+    d = json.loads(out)
+    assert "corrupt" in d["results"][0]["error"] and (d["n"], d["errors"], d["unreadable"]) == (1, 1, 1)
     code, _, err = run(capsys, "recognize", str(tmp_path / "bad.jpg"), "--model", str(tmp_path))
     assert_user_error(code, err, "config.json")
 
@@ -92,6 +87,81 @@ def test_demo_writes_report(capsys, tiny_model, tmp_path):
     assert len(summary["photos"]) >= 2 and summary["photos"][0]["faces"]
     composite = summary["photos"][-1]
     assert len(composite["faces"]) == 2, composite
+
+
+def test_recognize_jsonl_streams_one_line_per_image(capsys, monkeypatch, tiny_model, sample_photo, tmp_path):
+    from genfer.api import Recognizer
+
+    shutil.copy(sample_photo, tmp_path / "b.jpg")
+    (tmp_path / "c.jpg").write_text("not an image")
+    original, printed = Recognizer.iter_predict, []
+
+    def spy(self, *args, **kwargs):
+        for res in original(self, *args, **kwargs):
+            yield res
+            printed.append(capsys.readouterr().out)  # what the command printed once it handled this image
+
+    monkeypatch.setattr(Recognizer, "iter_predict", spy)
+    code, out, err = run(capsys, "recognize", str(sample_photo), str(tmp_path), "--model", str(tiny_model), "--jsonl")
+    assert code == 2 and "1 of 3 images could not be read" in err and out == ""
+    assert [len(chunk.splitlines()) for chunk in printed] == [1, 1, 1]  # streamed: one line per image, as it ends
+    items = [json.loads(chunk) for chunk in printed]
+    assert [Path(i["path"]).name for i in items] == ["grace_hopper.jpg", "b.jpg", "c.jpg"]
+    assert all(set(i) == {"path", "faces", "error"} for i in items) and items[1]["faces"] and items[2]["error"]
+
+
+def test_json_and_jsonl_exclude_each_other(capsys, sample_photo):
+    with pytest.raises(SystemExit) as exc:
+        main(["recognize", str(sample_photo), "--json", "--jsonl"])
+    assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_models_json_is_one_object(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    d = json.loads(out)
+    assert code == 0 and isinstance(d, dict) and d["default"] in d["models"]
+    code, out, _ = run(capsys, "models", d["default"], "--json")
+    card = json.loads(out)
+    assert code == 0 and card["name"] == d["default"] and card["card"]
+    code, out, _ = run(capsys, "models", d["default"])
+    assert out.strip() == card["card"].strip()
+
+
+def test_train_print_config_is_one_object(capsys):
+    code, out, _ = run(capsys, "train", "--preset", "tiny", "--print-config")
+    assert code == 0 and isinstance(json.loads(out), dict)
+
+
+def test_every_command_has_a_module_and_none_imports_the_cli():
+    """``genfer.cli`` only assembles the parser: each subcommand lives in its own ``genfer.commands`` module,
+    and no command module imports ``genfer.cli`` (which imports them)."""
+    import genfer.commands
+    from genfer.cli import build_parser
+
+    folder = Path(genfer.commands.__file__).parent
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            offenders += [f"{path.name}:{node.lineno}" for n in names if n == "genfer.cli" or n.startswith("genfer.cli.")]
+    assert not offenders, offenders
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    assert sorted(sub.choices) == sorted(m.replace("_", "-") for m in genfer.commands.COMMANDS)
+    for module in genfer.commands.COMMANDS:
+        run_command = importlib.import_module(f"genfer.commands.{module}").run
+        assert sub.choices[module.replace("_", "-")].get_default("func") is run_command
+
+
+def test_cli_keeps_user_error_importable():
+    from genfer.cli import UserError
+    from genfer.commands._common import UserError as CommonUserError
+
+    assert UserError is CommonUserError and issubclass(UserError, ValueError)
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["recognize", "--help"]])

@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from genfer.cli import main
-from test_cli import assert_user_error
-from test_cli import run as run_cli
+from conftest import assert_user_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,9 @@ def test_invert_json_contract_photo_and_aligned_crop(capsys, runs, sample_photo,
     code, out, _ = run(capsys, "invert", sample_photo, runs["face"], "--model", runs["psp"], "--out", tmp_path,
                        "--json", "--threads", "1")
     assert code == 0
-    photo, crop = json.loads(out)
+    d = json.loads(out)
+    assert (d["n"], d["errors"], d["unreadable"]) == (2, 0, 0)
+    photo, crop = d["results"]
     assert set(photo) == {"path", "faces", "error"} and photo["error"] is None
     face = photo["faces"][0]
     assert {"box", "aligned", "reconstruction", "latent", "source"} <= set(face) and len(face["box"]) == 4
@@ -53,7 +54,7 @@ def test_invert_json_contract_photo_and_aligned_crop(capsys, runs, sample_photo,
     assert crop["faces"][0]["source"] == "whole-image"  # a tight 40 px crop: no detection, reported as such
     code, out, _ = run(capsys, "invert", runs["face"], "--model", runs["psp"], "--out", tmp_path, "--aligned",
                        "--refine", "2", "--json")
-    (item,) = json.loads(out)
+    (item,) = json.loads(out)["results"]
     assert code == 0 and item["faces"][0]["source"] == "aligned" and item["faces"][0]["box"] == [0, 0, 40, 40]
 
 
@@ -71,7 +72,9 @@ def test_invert_errors(capsys, runs, tmp_path):
     code, out, err = run(capsys, "invert", tmp_path / "bad.jpg", runs["face"], "--model", runs["psp"], "--out",
                          tmp_path / "o", "--json", "--aligned")
     assert_user_error(code, err, "could not be read")
-    bad, good = json.loads(out)
+    d = json.loads(out)
+    bad, good = d["results"]
+    assert (d["n"], d["errors"], d["unreadable"]) == (2, 1, 1)
     assert bad["faces"] == [] and "corrupt" in bad["error"] and good["error"] is None
     code, _, err = run(capsys, "invert", tmp_path / "missing.jpg", "--model", runs["psp"], "--out", tmp_path)
     assert_user_error(code, err, "missing.jpg")
@@ -80,14 +83,28 @@ def test_invert_errors(capsys, runs, tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text('{"name": "x"}')
     code, _, err = run(capsys, "invert", runs["face"], "--model", tmp_path / "m", "--out", tmp_path / "o")
-    assert_user_error(code, err, "neither a StyleGAN2 nor a pSp model")
+    assert_user_error(code, err, "names no method")
+    code, _, err = run(capsys, "invert", runs["face"], "--model", "fer-resnet18s-48", "--out", tmp_path / "o")
+    assert_user_error(code, err, "is a recognizer model, not a StyleGAN2 or pSp model")
 
 
 def test_invert_reports_photos_without_faces(capsys, runs, tmp_path):
     Image.fromarray(np.full((60, 200, 3), 128, np.uint8)).save(tmp_path / "wall.png")  # wide, blank: no face
     code, out, _ = run(capsys, "invert", tmp_path / "wall.png", "--model", runs["psp"], "--out", tmp_path, "--json")
-    (item,) = json.loads(out)
+    d = json.loads(out)
+    (item,) = d["results"]
+    assert (d["errors"], d["unreadable"]) == (1, 0)  # reported, not fatal
     assert code == 0 and item["faces"] == [] and item["error"] == "no face found"
+
+
+def test_invert_jsonl_one_line_per_input(capsys, runs, tmp_path):
+    (tmp_path / "bad.jpg").write_text("not an image")
+    code, out, err = run(capsys, "invert", runs["face"], tmp_path / "bad.jpg", runs["face2"], "--model", runs["psp"],
+                         "--out", tmp_path / "o", "--aligned", "--jsonl")
+    assert code == 2 and "1 of 3 images could not be read" in err
+    items = [json.loads(line) for line in out.splitlines()]
+    assert [Path(i["path"]).name for i in items] == [runs["face"].name, "bad.jpg", runs["face2"].name]
+    assert all(set(i) == {"path", "faces", "error"} for i in items) and items[1]["error"] and items[2]["faces"]
 
 
 def test_sample_writes_n_seeded_faces(capsys, runs, tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from genfer.config import (ConfigError, ModelConfig, OptimConfig, RECOGNIZER_PRESETS, TrainConfig, apply_overrides,
+from genfer.config import (ConfigError, RecognizerModelConfig, OptimConfig, RECOGNIZER_PRESETS, RecognizerTrainConfig, apply_overrides,
                            from_dict, load_config, preset, save_config, to_dict)
 
 
@@ -9,8 +9,8 @@ def test_presets_round_trip_through_yaml_and_json(tmp_path, name):
     cfg = preset(name)
     for suffix in (".yaml", ".json"):
         save_config(cfg, tmp_path / f"c{suffix}")
-        assert load_config(TrainConfig, tmp_path / f"c{suffix}") == cfg
-    assert from_dict(TrainConfig, to_dict(cfg)) == cfg
+        assert load_config(RecognizerTrainConfig, tmp_path / f"c{suffix}") == cfg
+    assert from_dict(RecognizerTrainConfig, to_dict(cfg)) == cfg
 
 
 def test_overrides_parse_values_and_are_validated():
@@ -26,7 +26,7 @@ def test_overrides_parse_values_and_are_validated():
 
 def test_frozen_and_validated():
     with pytest.raises(ConfigError, match="model.in_chans"):
-        ModelConfig(in_chans=2)
+        RecognizerModelConfig(in_chans=2)
     with pytest.raises(ConfigError, match="optim.optimizer"):
         OptimConfig(optimizer="rmsprop")
     with pytest.raises(Exception):
@@ -34,9 +34,9 @@ def test_frozen_and_validated():
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("huge")
     with pytest.raises(ConfigError, match="unknown config key"):
-        from_dict(TrainConfig, {"modell": {}})
+        from_dict(RecognizerTrainConfig, {"modell": {}})
     with pytest.raises(ConfigError, match="must be int"):
-        from_dict(TrainConfig, {"seed": "abc"})
+        from_dict(RecognizerTrainConfig, {"seed": "abc"})
 
 
 def test_empty_override_clears_a_string_field():

@@ -26,7 +26,7 @@ from genfer.models.face_id import (
     face_chip_matrix,
     load_dlib_face_resnet,
 )
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "dlib_descriptors.json"
 

@@ -72,15 +72,18 @@ def test_ship_model_drops_the_discriminator_and_halves(tmp_path):
     import torch
 
     from genfer.hub import ship_model
-    from genfer.train.checkpoint import load_state_dict, save_state_dict
+    from genfer.io import load_state_dict, save_state_dict
+
+    from genfer.config import PFVIT_PRESETS, to_dict
 
     run = tmp_path / "final"
     run.mkdir()
     save_state_dict({"encoder.w": torch.full((2, 2), 0.1), "discriminator.w": torch.ones(3),
                      "steps": torch.tensor([7])}, run / "model.safetensors")
-    (run / "config.json").write_text(json.dumps({"name": "x"}))
+    legacy = to_dict(PFVIT_PRESETS["tiny"])  # a config.json written before configs named their method
+    (run / "config.json").write_text(json.dumps(legacy))
     dest = ship_model(run, "x", dest_root=tmp_path / "models")
     state = load_state_dict(dest / "model.safetensors")
-    assert sorted(state) == ["encoder.w", "steps"]
+    assert sorted(state) == ["encoder.w", "steps"]  # PF-ViT's D is dropped
     assert state["encoder.w"].dtype == torch.float16 and state["steps"].dtype == torch.int64
-    assert json.loads((dest / "config.json").read_text()) == {"name": "x"}
+    assert json.loads((dest / "config.json").read_text()) == {"method": "pfvit", **legacy}

@@ -49,10 +49,16 @@ def test_eval_gen_all_metrics_json(tmp_path, tiny_model, capsys):
     r = json.loads(out)
     m = r["metrics"]
     assert list(m) == ["fid", "kid", "lpips", "ssim", "psnr", "mse"]
-    extractor = f"genfer-fer:{tiny_model.name}"
+    for name, entry in m.items():  # one scheme for every metric: value, std, n
+        assert {"value", "std", "n"} <= set(entry), name
+        assert entry["n"] == 12 and isinstance(entry["value"], float)
+        if name != "fid":  # averages: the old "mean" is kept, equal to value
+            assert entry["mean"] == entry["value"] and entry["std"] >= 0
+    assert m["fid"]["std"] is None
+    extractor = f"genfer-fer:{tiny_model.parent.name}"  # a run's final/ is named after its run
     assert m["fid"]["extractor"] == m["kid"]["extractor"] == extractor and m["fid"]["value"] > 0
     assert m["kid"]["subset_size"] == 6 and m["kid"]["num_subsets"] == 5
-    assert m["lpips"]["net"] == f"genfer-lpips:{tiny_model.name}" and m["lpips"]["mean"] > 0
+    assert m["lpips"]["net"] == f"genfer-lpips:{tiny_model.parent.name}" and m["lpips"]["mean"] > 0
     assert 0 < m["ssim"]["mean"] < 1 and m["psnr"]["mean"] > 15 and 0 < m["mse"]["mean"] < 0.05
     assert r["n_real"] == r["n_fake"] == m["ssim"]["n_pairs"] == 12 and r["image_size"] == [48, 48]
 
@@ -61,7 +67,7 @@ def test_eval_gen_all_metrics_json(tmp_path, tiny_model, capsys):
     assert code == 0 and f"extractor {extractor}" in out and "ssim   1.0000" in out and "12 identical pairs" in out
     code, out, _ = run(capsys, "eval-gen", str(real), str(real), "--metrics", "psnr", "--quiet", "--json")
     psnr = json.loads(out)["metrics"]["psnr"]  # strict JSON: no Infinity
-    assert psnr["mean"] is None and psnr["identical_pairs"] == 12 and psnr["mean_excluding_identical"] is None
+    assert psnr["value"] is psnr["mean"] is None and psnr["identical_pairs"] == 12 and psnr["mean_excluding_identical"] is None
 
 
 def test_eval_gen_saved_stats_reused(tmp_path, tiny_model, capsys):

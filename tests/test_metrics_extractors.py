@@ -4,9 +4,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from genfer.metrics.extractors import EXTRACTORS, RecognizerExtractor, build_extractor, match_channels
+from genfer.metrics.extractors import EXTRACTORS, RecognizerExtractor, build_extractor
+from genfer.io.images import match_channels
 from genfer.metrics.inception import FIDInceptionV3, default_inception_path, load_fid_inception
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ def test_inception_loader(tmp_path, inception_state, monkeypatch):
 
 def test_genfer_fer_extractor(tiny_model):
     ext = build_extractor("genfer-fer", model=tiny_model)
-    assert isinstance(ext, RecognizerExtractor) and ext.name == f"genfer-fer:{tiny_model.name}"
+    assert isinstance(ext, RecognizerExtractor) and ext.name == f"genfer-fer:{tiny_model.parent.name}"
     with torch.no_grad():
         rgb = ext(torch.rand(3, 3, 64, 64) * 2 - 1)
         gray = ext(torch.rand(3, 1, 40, 40) * 2 - 1)

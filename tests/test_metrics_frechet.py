@@ -8,7 +8,7 @@ import torch
 
 from genfer.metrics.features import FeatureAccumulator, load_stats, save_stats, stats_from_features
 from genfer.metrics.frechet import FrechetDistanceError, frechet_distance, frechet_distance_stats
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 
 def _random_spd(d, seed):

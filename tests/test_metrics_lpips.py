@@ -5,7 +5,7 @@ import torch
 
 from genfer.metrics.lpips import (LPIPS, GenferLPIPS, build_lpips, layer_distance, load_lpips, lpips_state_from_parts,
                                   normalize_channels)
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 
 def test_layer_distance_by_hand():
@@ -58,7 +58,7 @@ def test_state_from_lpips_and_torchvision_parts():
 
 def test_genfer_lpips(tiny_model):
     lp = build_lpips("genfer", model=tiny_model)
-    assert isinstance(lp, GenferLPIPS) and lp.name == f"genfer-lpips:{tiny_model.name}"
+    assert isinstance(lp, GenferLPIPS) and lp.name == f"genfer-lpips:{tiny_model.parent.name}"
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(3, 3, 48, 48, generator=g) * 2 - 1, torch.rand(3, 3, 48, 48, generator=g) * 2 - 1
     with torch.no_grad():

@@ -24,7 +24,7 @@ def tiny_pfvit(tmp_path_factory):
 
 
 def test_neutralizer_returns_poker_faces_of_aligned_crops(tiny_pfvit):
-    from genfer.neutralize import Neutralizer
+    from genfer.pipelines.neutralize import Neutralizer
 
     folder, _ = tiny_pfvit
     neu = Neutralizer(str(folder))
@@ -41,12 +41,20 @@ def test_cli_neutralize_json_contract(tiny_pfvit, tmp_path, capsys):
     code = main(["neutralize", str(img), str(bad), "--aligned", "--model", str(folder), "--out", str(tmp_path / "o"),
                  "--json", "--all"])
     assert code == 2  # the unreadable image makes the exit code 2, the good one is still processed
-    out = json.loads(capsys.readouterr().out)
+    d = json.loads(capsys.readouterr().out)
+    assert (d["n"], d["errors"], d["unreadable"]) == (2, 1, 1)
+    out = d["results"]
     assert [r["error"] is None for r in out] == [True, False]
     face = out[0]["faces"][0]
     assert set(face) >= {"box", "label", "probabilities", "poker_face"}
     assert Image.open(face["poker_face"]).size == (32, 32)
     assert Image.open(face["strip"]).size == (128, 32)
+    code = main(["neutralize", str(img), str(bad), str(img), "--aligned", "--model", str(folder), "--out",
+                 str(tmp_path / "o"), "--jsonl"])
+    lines = capsys.readouterr().out.splitlines()
+    items = [json.loads(line) for line in lines]  # one object per input, each on its own line
+    assert code == 2 and [i["error"] is None for i in items] == [True, False, True]
+    assert items[0]["faces"][0]["poker_face"] and set(items[0]) == set(out[0])
 
 
 def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
@@ -59,7 +67,7 @@ def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
 def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, tmp_path):
     from genfer.api import Recognizer
     from genfer.demo import poker_face_extra, run_demo
-    from genfer.neutralize import Neutralizer
+    from genfer.pipelines.neutralize import Neutralizer
 
     folder, _ = tiny_pfvit
     photo = np.full((64, 64, 3), 120, np.uint8)
@@ -77,9 +85,10 @@ def test_pfvit_folder_works_as_a_recognizer_in_eval_and_recognize(tiny_pfvit, ca
     assert report["n"] == 16 and 0 <= report["accuracy"] <= 1
     img = next((data / "valid" / "anger").iterdir())
     assert main(["recognize", str(img), "--aligned", "--model", str(folder), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["faces"][0]["label"]
+    assert json.loads(capsys.readouterr().out)["results"][0]["faces"][0]["label"]
 
 
+@pytest.mark.slow  # 400 real faces through PF-ViT and the recognizer (about 31 s)
 @pytest.mark.data
 def test_shipped_pfvit_neutralizes_real_faces(data_root):
     """The shipped PF-ViT on the first 400 FER2013Valid faces: E → S → C well above chance, and the ResNet
@@ -88,7 +97,7 @@ def test_shipped_pfvit_neutralizes_real_faces(data_root):
     import torch
 
     from genfer.config import DataConfig
-    from genfer.data.augment import normalize, to_uint8_tensor
+    from genfer.io.images import normalize, to_uint8_tensor
     from genfer.data.tensors import load_split
     from genfer.hub import MODEL_ALIASES, available_models, load_recognizer
     from genfer.predict import predict_probs

@@ -10,8 +10,9 @@ from genfer.config import MAE_PRESETS, MAE_TRAIN_PRESETS, PFVIT_PRESETS, ConfigE
 from genfer.losses.pfvit import abs_cosine
 from genfer.models.mae import build_mae
 from genfer.models.pfvit import PFViT, SqueezeExcitation
-from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
-from genfer.train.pfvit import build_pfvit, initialise_from_mae, pfvit_generator_losses, train_pfvit
+from genfer.io import CheckpointError, latest_checkpoint, load_state_dict
+from genfer.train.pfvit import initialise_from_mae, pfvit_generator_losses, train_pfvit
+from genfer.models.pfvit import build_pfvit
 
 TINY = PFViTModelConfig(mae=MAE_PRESETS["tiny"], orthogonality="direct", se_reduction=4)
 
@@ -74,11 +75,11 @@ def test_recognition_only_model_has_no_generator():
 
 
 def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
-    from genfer.train.mae import export_mae
+    from genfer.train.runner import export_model_folder
 
     torch.manual_seed(1)
     mae = build_mae(MAE_PRESETS["tiny"])
-    export_mae(tmp_path / "mae", mae, MAE_TRAIN_PRESETS["tiny"])
+    export_model_folder(tmp_path / "mae", MAE_TRAIN_PRESETS["tiny"], mae.state_dict())
     model = tiny_model()
     initialise_from_mae(model, tmp_path / "mae", TINY)
     torch.testing.assert_close(model.encoder.cls_token, mae.encoder.cls_token)
@@ -230,6 +231,7 @@ def test_batched_generator_losses_equal_separate_calls():
     torch.testing.assert_close(terms["adv"], adv, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # torchrun, 2 processes (about 13 s)
 def test_ddp_two_processes_match_single_process(tiny_dataset, tmp_path):
     """torchrun with 2 ranks x batch 8 takes the same steps as 1 process x batch 16 (gradients averaged)."""
     import os

@@ -7,13 +7,14 @@ import pytest
 import torch
 
 from genfer.config import PSP_PRESETS, STYLEGAN2_PRESETS, InversionLossWeights, apply_overrides
-from genfer.inversion.load import load_gan
+from genfer.inversion.load import inversion_parts, load_gan
 from genfer.inversion.project import project
-from genfer.losses.inversion import inversion_loss
+from genfer.losses.psp import inversion_loss
 from genfer.models.stylegan2 import build_generator
-from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
+from genfer.io import CheckpointError, latest_checkpoint, load_state_dict
 from genfer.train.psp import train_psp
-from genfer.train.stylegan2 import export_stylegan2
+from genfer.train.runner import export_model_folder
+from genfer.train.stylegan2 import generator_state
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def generator_folder(tmp_path) -> Path:
     """An (untrained) tiny generator exported like a finished ``genfer train stylegan2`` run."""
     cfg = STYLEGAN2_PRESETS["tiny"]
     torch.manual_seed(0)
-    return export_stylegan2(tmp_path / "gan" / "final", build_generator(cfg.model), cfg)
+    return export_model_folder(tmp_path / "gan" / "final", cfg, generator_state(build_generator(cfg.model)))
 
 
 def psp_cfg(root: Path, generator: Path, *extra: str):
@@ -48,9 +49,11 @@ def test_tiny_psp_run_resumes_exactly_and_exports(tiny_dataset, tmp_path, genera
     torch.testing.assert_close(a["decoder.style.1.weight"], gen["style.1.weight"], rtol=0, atol=0)
     torch.testing.assert_close(a["encoder.latent_avg"], gen["latent_avg"])
     gan = load_gan(tmp_path / "straight")
-    assert gan.encoder is not None and gan.loss == cfg.loss and gan.folder.name == "final"
+    parts = inversion_parts(gan)
+    assert gan.method == "psp" and parts.loss == cfg.loss and gan.folder.name == "final"
+    torch.testing.assert_close(parts.latent_avg, gen["latent_avg"])
     with torch.no_grad():
-        assert gan.encoder(torch.zeros(2, 1, 16, 16)).shape == (2, 6, 16)
+        assert parts.encoder(torch.zeros(2, 1, 16, 16)).shape == (2, 6, 16)
 
 
 def test_psp_rejects_a_generator_of_another_architecture(tiny_dataset, tmp_path, generator_folder):
@@ -60,7 +63,7 @@ def test_psp_rejects_a_generator_of_another_architecture(tiny_dataset, tmp_path,
 
 
 def test_projection_fits_a_generated_target(generator_folder):
-    gan = load_gan(generator_folder)
+    gan = inversion_parts(load_gan(generator_folder))
     g = gan.generator
     torch.manual_seed(1)
     true_w = gan.latent_avg + 0.5 * torch.randn(2, g.n_latent, g.style_dim)

@@ -18,13 +18,7 @@ from genfer.layers.stylegan import (
 from genfer.models.stylegan2 import Discriminator, Generator, channel_table, load_rosinality_checkpoint
 
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")  # these tests run on one thread (fixture: conftest.py)
 
 D = 16  # style dim of the tiny models
 CH = {4: 16, 8: 12, 16: 8, 32: 6}  # distinct per resolution, so swapped in/out channels would show

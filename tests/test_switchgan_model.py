@@ -237,7 +237,7 @@ def test_classifier_fuses_vgg_and_encoder(in_chans, size, n, channels):
     x = images(2, in_chans, size, 12)
     r = g.encode(x)
     assert c.fuse.in_channels == 32 + channels[-1]  # Concat(VGG 512 + R 512) at paper width
-    feats = c.forward_features(x, r)
+    feats = c.pooled_features(x, r)
     assert feats.shape == (2, 8 * 2 * 2) == (2, c.num_features)
     assert c.forward_head(feats).shape == (2, n)
     model = SwitchGAN(generator=g, discriminator=multiscale(in_chans, size, n), classifier=c)

@@ -9,10 +9,11 @@ import torch
 from genfer.config import (SWITCHGAN_ABLATIONS, SWITCHGAN_PRESETS, ConfigError, SwitchGANLossWeights,
                            SwitchGANTrainConfig, apply_overrides, from_dict, to_dict)
 from genfer.data.pairs import ExpressionPairSampler
-from genfer.train.checkpoint import latest_checkpoint, load_state_dict
+from genfer.io import latest_checkpoint, load_state_dict
 from genfer.train.distributed import DistInfo
-from genfer.train.switchgan import (SwitchGANTrainer, build_switchgan, grid_references, load_switchgan,
-                                    train_switchgan)
+from genfer.hub import load_model
+from genfer.train.switchgan import SwitchGANTrainer, grid_references, train_switchgan
+from genfer.models.switchgan import build_switchgan
 
 torch.set_num_threads(1)
 TINY = SWITCHGAN_PRESETS["tiny"]
@@ -223,6 +224,7 @@ def run_cfg(root: Path, *extra: str):
                                   "data.limit_train=0", "data.limit_val=0", "threads=1", *extra])
 
 
+@pytest.mark.slow  # three 2-epoch training runs (about 13 s)
 def test_tiny_run_exact_resume_export_and_load(tiny_dataset, tmp_path):
     cfg = run_cfg(tiny_dataset)
     out = train_switchgan(cfg, tmp_path / "straight", progress=False)
@@ -233,7 +235,7 @@ def test_tiny_run_exact_resume_export_and_load(tiny_dataset, tmp_path):
     final = tmp_path / "straight" / "final"
     assert not any(k.startswith("discriminator.") for k in load_state_dict(final / "model.safetensors"))
     assert json.loads((final / "config.json").read_text()) == to_dict(cfg)
-    loaded = load_switchgan(final)
+    loaded = load_model(final, methods=("switchgan",))
     assert loaded.name == "straight" and loaded.model.discriminator is None
     x = torch.rand(2, 1, 32, 32) * 2 - 1
     assert loaded.model.classify(x).shape == (2, 8)
@@ -241,4 +243,4 @@ def test_tiny_run_exact_resume_export_and_load(tiny_dataset, tmp_path):
     train_switchgan(cfg, tmp_path / "split", progress=False)
     a, b = (load_state_dict(latest_checkpoint(tmp_path / run) / "model.safetensors") for run in ("straight", "split"))
     assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
-    assert load_switchgan(latest_checkpoint(tmp_path / "split")).model.discriminator is None
+    assert load_model(latest_checkpoint(tmp_path / "split"), methods=("switchgan",)).model.discriminator is None

@@ -49,7 +49,11 @@ def run(capsys, *argv):
 
 
 def records(out):
-    return [json.loads(line) for line in out.strip().splitlines()]
+    """The per-pair results of ``--json``: one object ``{"n", "errors", "unreadable", "results"}``."""
+    d = json.loads(out)
+    assert set(d) == {"n", "errors", "unreadable", "results"} and d["n"] == len(d["results"])
+    assert d["errors"] == sum(r["error"] is not None for r in d["results"])
+    return d["results"]
 
 
 def test_transfer_one_pair_json_contract_and_files(capsys, tiny_switchgan, faces, tmp_path):
@@ -86,6 +90,18 @@ def test_transfer_reference_folder_pairs_csv_and_recognizer_labels(capsys, tiny_
     assert "broken.png" in bad["error"] and bad["outputs"] == {k: None for k in KEYS}
 
 
+def test_transfer_jsonl_one_line_per_pair(capsys, tiny_switchgan, faces, tmp_path):
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("source,reference\nfaces/face1.png,faces/face2.png\nfaces/face2.png,broken.png\n"
+                   "faces/face0.png,faces/face1.png\n")
+    code, out, err = run(capsys, "transfer", "--pairs", csv, "--out", tmp_path / "o", "--aligned",
+                         "--model", tiny_switchgan, "--jsonl")
+    assert code == 2 and "1 of 3 pairs have an unreadable image" in err
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert [r["error"] is None for r in recs] == [True, False, True]
+    assert all({"source", "reference", "outputs", "grid", "recognized", "error"} <= set(r) for r in recs)
+
+
 def test_transfer_detects_faces_in_photos_and_reports_missing_faces(capsys, tiny_switchgan, sample_photo, tmp_path):
     wide = tmp_path / "wide.png"
     Image.fromarray(np.full((40, 200, 3), 128, np.uint8)).save(wide)  # no face, not square
@@ -111,7 +127,7 @@ def test_transfer_user_errors_are_one_line(capsys, tmp_path, argv, fragment):
 def test_transfer_rejects_a_model_that_is_not_a_switchgan(capsys, faces, tmp_path, tiny_model):
     code, _, err = run(capsys, "transfer", faces / "face0.png", faces / "face1.png", "--out", tmp_path / "o",
                        "--model", tiny_model)
-    assert code == 2 and "not a switch-unit GAN model" in err
+    assert code == 2 and "is a recognizer model, not switchgan" in err
     code, _, err = run(capsys, "transfer", faces / "face0.png", faces / "face1.png", "--out", tmp_path / "o",
                        "--model", "no-such-model")
     assert code == 2 and "no model 'no-such-model'" in err
@@ -139,7 +155,7 @@ def test_train_switchgan_print_config(capsys):
 def test_demo_section_exchanges_the_first_two_photos(tiny_switchgan, tmp_path):
     from genfer.api import Recognizer
     from genfer.demo import run_demo, transfer_section
-    from genfer.transfer import ExpressionTransfer
+    from genfer.pipelines.transfer import ExpressionTransfer
 
     rng = np.random.default_rng(1)
     photos = [(f"p{k}", rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)) for k in range(2)]
@@ -158,14 +174,14 @@ def test_shipped_model_transfers_real_faces(data_root):
     import torch
 
     from genfer.config import DataConfig
-    from genfer.data.augment import normalize, to_uint8_tensor
+    from genfer.io.images import normalize, to_uint8_tensor
     from genfer.data.tensors import load_split
     from genfer.hub import FER2013_RECOGNIZER, MODEL_ALIASES, available_models, load_recognizer
     from genfer.predict import predict_probs
-    from genfer.train.switchgan import load_switchgan
+    from genfer.hub import load_model
 
     assert MODEL_ALIASES["switchgan"] in available_models()
-    model = load_switchgan("switchgan").model
+    model = load_model("switchgan", methods=("switchgan",)).model
     val = load_split(DataConfig(label_source="fer2013", target="label"), "valid", 700, num_classes=7, image_size=48,
                      in_chans=1)
     pick = torch.cat([(val.labels == k).nonzero().flatten()[:10] for k in range(7)])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genfer.config import apply_overrides, preset
-from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
+from genfer.io import CheckpointError, latest_checkpoint, load_state_dict
 from genfer.train.loop import config_changes, cosine_with_warmup
 from genfer.train.recognizer import train_recognizer
 
@@ -88,6 +88,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tiny_dataset, tmp_path):
         train_recognizer(tiny_cfg(tiny_dataset), run, progress=False)
 
 
+@pytest.mark.slow  # torchrun, 2 processes (about 18 s)
 def test_ddp_two_processes_match_single_process(tiny_dataset, tmp_path):
     """torchrun with 2 ranks x batch 16 takes the same steps as 1 process x batch 32 (GroupNorm model)."""
     overrides = [f"data.root={tiny_dataset}", "data.dataset=folder", "data.val_split=valid", "data.target=label",
@@ -138,12 +139,12 @@ def test_vit_baseline_starts_from_an_mae_encoder(tmp_path):
     from genfer.config import MAE_TRAIN_PRESETS
     from genfer.models.mae import build_mae
     from genfer.models.recognizer import build_recognizer
-    from genfer.train.mae import export_mae
+    from genfer.train.runner import export_model_folder
     from genfer.train.recognizer import initialise_from
 
     mae_cfg = MAE_TRAIN_PRESETS["tiny"]
     mae = build_mae(mae_cfg.mae)
-    export_mae(tmp_path / "mae", mae, mae_cfg)
+    export_model_folder(tmp_path / "mae", mae_cfg, mae.state_dict())
     enc = mae_cfg.mae.encoder
     cfg = apply_overrides(preset("cpu_vit"), [f"model.image_size={enc.image_size}", f"model.patch_size={enc.patch_size}",
                                               f"model.channels=[{enc.embed_dim}]", f"model.depth={enc.depth}",
@@ -151,4 +152,4 @@ def test_vit_baseline_starts_from_an_mae_encoder(tmp_path):
     model = build_recognizer(cfg.model)
     assert initialise_from(model, str(tmp_path / "mae")) == ["net.head.bias", "net.head.weight"]
     torch.testing.assert_close(model.net.cls_token, mae.encoder.cls_token)
-    assert model.forward_features(torch.zeros(2, 1, enc.image_size, enc.image_size)).shape == (2, enc.embed_dim)
+    assert model.pooled_features(torch.zeros(2, 1, enc.image_size, enc.image_size)).shape == (2, enc.embed_dim)

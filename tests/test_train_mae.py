@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from genfer.config import MAE_TRAIN_PRESETS, ConfigError, apply_overrides
-from genfer.train.checkpoint import latest_checkpoint, load_state_dict
-from genfer.train.mae import save_grid, split_holdout, train_mae
+from genfer.io import latest_checkpoint, load_state_dict
+from genfer.train.mae import train_mae
+from genfer.render import save_grid
+from genfer.data.pool import split_holdout
 
 
 def tiny_mae_cfg(root: Path, *extra: str):

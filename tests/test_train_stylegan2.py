@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from genfer.config import STYLEGAN2_PRESETS, ConfigError, apply_overrides
-from genfer.inversion.load import load_gan
+from genfer.inversion.load import inversion_parts, load_gan
 from genfer.models.stylegan2 import build_discriminator, build_generator, load_rosinality_checkpoint
-from genfer.train.checkpoint import CheckpointError, latest_checkpoint, load_state_dict
+from genfer.io import CheckpointError, latest_checkpoint, load_state_dict
 from genfer.train.stylegan2 import rosinality_checkpoint, save_rosinality_checkpoint, train_stylegan2
 
 
@@ -34,9 +34,10 @@ def test_tiny_run_writes_grids_fid_final_and_rosinality_dict(tiny_dataset, tmp_p
     final = load_state_dict(run / "final" / "model.safetensors")
     assert final["latent_avg"].shape == (16,) and "style.1.weight" in final and "noises.noise_0" in final
     gan = load_gan(run)  # a run folder resolves to its final/
-    assert gan.folder == run / "final" and gan.encoder is None
-    torch.testing.assert_close(gan.latent_avg, final["latent_avg"])
-    torch.testing.assert_close(gan.generator.state_dict()["input.input"], final["input.input"])
+    parts = inversion_parts(gan)
+    assert gan.folder == run / "final" and gan.method == "stylegan2" and parts.encoder is None
+    torch.testing.assert_close(parts.latent_avg, final["latent_avg"])
+    torch.testing.assert_close(parts.generator.state_dict()["input.input"], final["input.input"])
 
     ros = rosinality_checkpoint(run)
     assert set(ros) == {"g_ema", "g", "d", "latent_avg"}

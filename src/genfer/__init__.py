@@ -26,8 +26,8 @@ _LAZY = {
     "Recognizer": "genfer.api",
     "recognize": "genfer.api",
     "open_dataset": "genfer.data.registry",
-    "Neutralizer": "genfer.neutralize",
-    "ExpressionTransfer": "genfer.transfer",
+    "Neutralizer": "genfer.pipelines.neutralize",
+    "ExpressionTransfer": "genfer.pipelines.transfer",
     "FaceInverter": "genfer.inversion.faces",
     "load_gan": "genfer.inversion.load",
 }

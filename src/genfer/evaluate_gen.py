@@ -21,7 +21,17 @@ import torch
 from PIL import Image
 
 from genfer.faces.io import list_images, load_image
-from genfer.metrics.features import FeatureAccumulator, FeatureStats, load_stats, save_stats
+from genfer.metrics.extractors import build_extractor
+from genfer.metrics.features import (
+    FeatureAccumulator,
+    FeatureStats,
+    load_stats,
+    save_stats,
+)
+from genfer.metrics.frechet import frechet_distance_stats
+from genfer.metrics.kid import kernel_inception_distance
+from genfer.metrics.lpips import build_lpips
+from genfer.metrics.ssim import mse, psnr, ssim
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +140,11 @@ def featurize(extractor: torch.nn.Module, paths: Sequence[Path], *, size: tuple[
 
 def _unpaired(metrics: tuple[str, ...], real: FeatureStats, fake: FeatureStats, *, kid_subset_size: int,
               kid_subsets: int, seed: int) -> dict[str, Any]:
-    from genfer.metrics.frechet import frechet_distance_stats
-    from genfer.metrics.kid import kernel_inception_distance
 
     out: dict[str, Any] = {}
     common = {"extractor": fake.extractor, "n_real": real.n, "n_fake": fake.n, "feature_dim": fake.dim}
     if "fid" in metrics:
-        out["fid"] = {"value": frechet_distance_stats(real, fake), **common}
+        out["fid"] = {"value": frechet_distance_stats(real, fake), "std": None, "n": fake.n, **common}
         if min(real.n, fake.n) <= fake.dim:
             out["fid"]["note"] = "fewer images than feature dimensions: singular covariance, strongly biased"
     if "kid" in metrics:
@@ -144,15 +152,14 @@ def _unpaired(metrics: tuple[str, ...], real: FeatureStats, fake: FeatureStats, 
             raise ValueError("KID needs the real features, but the statistics file holds only mean and covariance")
         kid = kernel_inception_distance(real.features, fake.features, subset_size=kid_subset_size,
                                         num_subsets=kid_subsets, generator=torch.Generator().manual_seed(seed))
-        out["kid"] = {"mean": kid.mean, "std": kid.std, "subset_size": kid.subset_size,
-                      "num_subsets": kid.num_subsets, **common}
+        out["kid"] = {"value": kid.mean, "std": kid.std, "n": fake.n, "mean": kid.mean,
+                      "subset_size": kid.subset_size, "num_subsets": kid.num_subsets, **common}
     return out
 
 
 @torch.no_grad()
 def _paired(metrics: tuple[str, ...], pairs: list[tuple[Path, Path]], *, size: tuple[int, int], batch_size: int,
             lpips: torch.nn.Module | None, progress: bool) -> dict[str, Any]:
-    from genfer.metrics.ssim import mse, psnr, ssim
 
     values: dict[str, list[torch.Tensor]] = {m: [] for m in metrics if m in PAIRED}
     with _bar(len(pairs), "pairs", progress) as bar:
@@ -173,14 +180,16 @@ def _paired(metrics: tuple[str, ...], pairs: list[tuple[Path, Path]], *, size: t
     out: dict[str, Any] = {}
     for name, parts in values.items():
         v = torch.cat(parts)
-        entry: dict[str, Any] = {"mean": float(v.mean()), "std": float(v.std(unbiased=False)), "n_pairs": len(v)}
+        mean = float(v.mean())
+        entry: dict[str, Any] = {"value": mean, "std": float(v.std(unbiased=False)), "n": len(v), "mean": mean,
+                                 "n_pairs": len(v)}
         if name == "lpips":
             entry["net"] = lpips.name
         else:
             entry["data_range"] = 1.0
         if name == "psnr" and torch.isinf(v).any():  # identical pairs: infinite PSNR, not valid JSON
             finite = v[torch.isfinite(v)]
-            entry.update(mean=None, std=None, identical_pairs=int(torch.isinf(v).sum()),
+            entry.update(value=None, mean=None, std=None, identical_pairs=int(torch.isinf(v).sum()),
                          mean_excluding_identical=float(finite.mean()) if len(finite) else None)
         out[name] = entry
     return out
@@ -217,7 +226,11 @@ def evaluate_generated(
         kid_subset_size, kid_subsets, seed: KID subsets (seeded).
 
     Returns:
-        A JSON-able dict; each FID/KID entry names its extractor.
+        A JSON-able dict. Every entry of ``metrics`` has the same core fields: ``value`` (the score: FID; the
+        mean over subsets for KID, over pairs for the paired metrics), ``std`` (the spread of what ``value``
+        averages; null for FID) and ``n`` (generated images compared for FID/KID, pairs for the paired
+        metrics); KID and the paired metrics repeat ``value`` as ``mean``. Each FID/KID entry names its
+        extractor.
     """
     chosen = parse_metrics(metrics)
     if batch_size < 1:
@@ -244,7 +257,6 @@ def evaluate_generated(
     result: dict[str, Any] = {"real": str(real_path), "fake": str(fake_root), "n_real": real_stats.n if real_stats
                               else len(real_paths), "n_fake": len(fake_paths), "image_size": list(hw), "metrics": {}}
     if unpaired:
-        from genfer.metrics.extractors import build_extractor
 
         net = build_extractor(extractor, model=model, inception_weights=inception_weights, device=device)
         keep = "kid" in unpaired or save_stats_to is not None
@@ -263,7 +275,6 @@ def evaluate_generated(
     if paired:
         lp = None
         if "lpips" in paired:
-            from genfer.metrics.lpips import build_lpips
 
             lp = build_lpips(lpips_net, weights=lpips_weights, model=model, device=device)
         result["paired"] = {"n_pairs": len(pairs), "real_unmatched": len(real_paths) - len(pairs)}
@@ -281,11 +292,11 @@ def format_result(result: dict[str, Any]) -> str:
             lines.append(f"fid    {m['value']:.4f}   extractor {m['extractor']} ({m['feature_dim']}-d)"
                          + (f"   note: {m['note']}" if "note" in m else ""))
         elif name == "kid":
-            lines.append(f"kid    {m['mean']:.6f} ± {m['std']:.6f}   extractor {m['extractor']}, "
+            lines.append(f"kid    {m['value']:.6f} ± {m['std']:.6f}   extractor {m['extractor']}, "
                          f"{m['num_subsets']} subsets of {m['subset_size']}")
         else:
             extra = f"net {m['net']}" if name == "lpips" else "data range [0, 1]"
-            value = f"{m['mean']:.4f}" if m["mean"] is not None else "inf"
+            value = f"{m['value']:.4f}" if m["value"] is not None else "inf"
             if "identical_pairs" in m:
                 others = m["mean_excluding_identical"]
                 extra += f"; {m['identical_pairs']} identical pairs" + (f", {others:.4f} over the others"

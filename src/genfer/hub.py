@@ -1,21 +1,27 @@
-"""Shipped weights: registry, loading, model cards.
+"""Models: the shipped zoo, and one loader for every method's model folders, runs and checkpoints.
 
-A model is a folder with ``model.safetensors`` (weights), ``config.json`` (the training config it was
-built from) and ``MODEL_CARD.md``. Shipped models live in ``genfer/assets/models/<name>/``; any folder of
-that form (e.g. a run's ``final/``) or a training checkpoint folder (``ckpt-*``, whose EMA weights are
-used) loads the same way. Loading never executes code.
+A model is a folder with ``model.safetensors`` (weights), ``config.json`` (the run config it was built from,
+naming its ``method``) and, when shipped, ``MODEL_CARD.md``. Shipped models live in
+``genfer/assets/models/<name>/``. :func:`load_model` takes a shipped name or alias, a model folder (a run's
+``final/``), a run folder (its ``final/`` once finished, else its latest checkpoint) or a checkpoint folder
+(``ckpt-*``, whose inference weights are the method's ``checkpoint_weights``, e.g. the EMA model), and returns a
+:class:`LoadedModel` built by the method's registry entry (:mod:`genfer.registry`). Loading never executes code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from genfer import registry
+from genfer.config import RunConfig, config_document
+from genfer.io import WEIGHTS_FILE, CheckpointError, latest_checkpoint, read_config, write_model_folder
 
-from genfer.config import ConfigError, PFViTTrainConfig, TrainConfig, from_dict
-from genfer.train.checkpoint import CheckpointError, load_checkpoint_config, load_into, load_state_dict
+if TYPE_CHECKING:
+    from torch import nn
 
 DEFAULT_RECOGNIZER = "fer-resnet18s-48"
 """Name of the default recognizer (FERPlus crowd labels, 8 classes)."""
@@ -29,32 +35,49 @@ MODEL_ALIASES = {"pfvit": "pfvit-vit-t-48", "switchgan": "switchgan-fer2013-48",
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A ready model with the config it was trained with (a recognizer's or PF-ViT's training config)."""
+    """A model ready for inference (eval mode) with the run config it was trained with.
 
+    ``method`` names its :class:`~genfer.registry.Method`; ``model`` is what that method's ``load`` builds (a
+    recognizer, a PF-ViT without D, a switch-unit GAN without D, a StyleGAN2 EMA generator with its
+    ``latent_avg``, a pSp encoder with its generator, an MAE).
+    """
+
+    method: str
     name: str
-    model: torch.nn.Module
-    config: TrainConfig | PFViTTrainConfig
     folder: Path
+    config: RunConfig
+    model: "nn.Module"
 
     @property
     def kind(self) -> str:
-        """``recognizer`` or ``pfvit``."""
-        return "pfvit" if isinstance(self.config, PFViTTrainConfig) else "recognizer"
+        """The method name (kept for callers written before the registry)."""
+        return self.method
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """What the model does (``recognize``, ``neutralize``, ``transfer``, ``invert``, ``sample``, ...)."""
+        return registry.get(self.method).tasks
 
     @property
     def image_size(self) -> int:
         """Side of the aligned crops the model takes."""
-        return self.config.model.mae.encoder.image_size if self.kind == "pfvit" else self.config.model.image_size
+        return self._geometry()[0]
 
     @property
     def in_chans(self) -> int:
         """Input channels (1: grayscale)."""
-        return self.config.model.mae.encoder.in_chans if self.kind == "pfvit" else self.config.model.in_chans
+        return self._geometry()[1]
 
     @property
     def num_classes(self) -> int:
-        """K."""
-        return self.config.model.num_classes
+        """K, for models that classify."""
+        return self.config.model.num_classes  # type: ignore[attr-defined]
+
+    def _geometry(self) -> tuple[int, int]:
+        geometry = registry.get(self.method).input_geometry
+        if geometry is None:
+            raise CheckpointError(f"{self.name} ({self.method}) takes no face crops")
+        return geometry(self.config)
 
 
 def models_dir() -> Path:
@@ -65,11 +88,11 @@ def models_dir() -> Path:
 def available_models() -> list[str]:
     """Names of the shipped models."""
     root = models_dir()
-    return sorted(p.name for p in root.iterdir() if (p / "model.safetensors").is_file()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if (p / WEIGHTS_FILE).is_file()) if root.is_dir() else []
 
 
 def resolve_model_folder(name_or_path: str | Path) -> Path:
-    """The folder of a shipped model name or a user path; a clear error if neither exists."""
+    """The folder of a shipped model name or alias, or a user path; a clear error if neither exists."""
     path = Path(name_or_path)
     if path.is_dir():
         return path
@@ -86,36 +109,60 @@ def resolve_model_folder(name_or_path: str | Path) -> Path:
     raise CheckpointError(f"no model {str(name_or_path)!r}: not a folder and not a shipped model ({names})")
 
 
-def load_recognizer(name_or_path: str | Path = DEFAULT_RECOGNIZER, *, device: str = "cpu") -> LoadedModel:
-    """Load a recognizer by shipped name or folder (model folder or training checkpoint).
-
-    A PF-ViT folder (``genfer train pfvit``) loads as a :class:`~genfer.models.pfvit.PFViT` whose forward is
-    E → S → C, with its generator G when the weights hold it (for ``genfer neutralize``) and never D.
-    """
+def find_model_folder(name_or_path: str | Path) -> Path:
+    """The folder holding ``config.json`` and weights: the model or checkpoint folder itself, a run's ``final/``,
+    or a run's latest checkpoint."""
     folder = resolve_model_folder(name_or_path)
-    data = load_checkpoint_config(folder)
-    is_pfvit = isinstance(data.get("model"), dict) and "mae" in data["model"]
+    if (folder / "config.json").is_file():
+        return folder
+    if (folder / "final" / "config.json").is_file():
+        return folder / "final"
+    ckpt = latest_checkpoint(folder)
+    if ckpt is None:
+        raise CheckpointError(f"{folder} is not a model folder (no config.json, final/ or checkpoint)")
+    return ckpt
+
+
+def _display_name(folder: Path) -> str:
+    return folder.parent.name if folder.name == "final" or folder.name.startswith("ckpt-") else folder.name
+
+
+def read_model_config(name_or_path: str | Path) -> tuple[Path, RunConfig]:
+    """(folder, run config) of a model without loading its weights."""
+    folder = find_model_folder(name_or_path)
+    return folder, registry.parse_config(read_config(folder), source=str(folder / "config.json"))
+
+
+def load_model(name_or_path: str | Path, *, device: str = "cpu", methods: Iterable[str] | None = None,
+               task: str | None = None) -> LoadedModel:
+    """Load any method's model (see the module docstring for what ``name_or_path`` may be).
+
+    Args:
+        methods: accept only these methods (a clear error otherwise).
+        task: accept only models whose method has this task (e.g. ``"neutralize"``).
+    """
+    from genfer.io.weights import load_state_dict  # reading configs and listing models need no torch
+
+    folder, cfg = read_model_config(name_or_path)
+    method = registry.method_of(cfg)
+    allowed = None if methods is None else tuple(methods)
+    if (allowed is not None and method.name not in allowed) or (task is not None and task not in method.tasks):
+        wanted = " or ".join(allowed) if allowed is not None else f"a model that can {task}"
+        raise CheckpointError(f"{name_or_path} is a {method.name} model, not {wanted}")
+    is_checkpoint = (folder / "trainer.pt").is_file()
+    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
+    state = registry.inference_state(method, load_state_dict(weights))
     try:
-        cfg = from_dict(PFViTTrainConfig if is_pfvit else TrainConfig, data)
-    except ConfigError as exc:
-        raise CheckpointError(f"{folder}/config.json is not a recognizer or PF-ViT config ({exc})") from None
-    weights = folder / "model.safetensors"
-    if (folder / "ema.safetensors").is_file():  # a training checkpoint: use its EMA weights
-        weights = folder / "ema.safetensors"
-    state = load_state_dict(weights)
-    if is_pfvit:
-        from genfer.train.pfvit import build_pfvit
+        model = method.load(cfg, state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{weights}: {exc}") from None
+    return LoadedModel(method=method.name, name=_display_name(folder), folder=folder, config=cfg,
+                       model=model.eval().to(device))
 
-        state = {k: v for k, v in state.items() if not k.startswith("discriminator.")}
-        has_g = any(k.startswith("generator.") for k in state)
-        model = build_pfvit(cfg.model, with_generator=has_g, with_discriminator=False)
-    else:
-        from genfer.models.recognizer import build_recognizer
 
-        model = build_recognizer(cfg.model)
-    load_into(model, state, source=str(weights))
-    model.eval().to(device)
-    return LoadedModel(name=folder.name, model=model, config=cfg, folder=folder)
+def load_recognizer(name_or_path: str | Path = DEFAULT_RECOGNIZER, *, device: str = "cpu") -> LoadedModel:
+    """Load a model that recognises expressions (a recognizer, or PF-ViT, whose forward is E → S → C)."""
+    return load_model(name_or_path, device=device, task="recognize")
 
 
 def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
@@ -125,24 +172,44 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
 
 
 def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None,
-               drop_prefixes: tuple[str, ...] = ("discriminator.",)) -> Path:
-    """Copy a trained model folder (any trainer's ``final/`` or a checkpoint) into the package as ``name``.
+               keep_discriminator: bool = False) -> Path:
+    """Copy a trained model (any method's ``final/``, run or checkpoint) into the package as ``name``.
 
-    Writes ``model.safetensors`` (a checkpoint's EMA weights when it has them; without the modules in
-    ``drop_prefixes``, which inference never uses: PF-ViT's and the switch-unit GAN's D) as fp16 when
-    ``half`` (check the measured figures are unchanged before shipping) and ``config.json``. The model
-    card is written separately by hand with the measured figures.
+    Writes ``model.safetensors`` (the inference weights, without the method's ``drop_prefixes``, e.g. D) as fp16
+    when ``half`` (check the measured figures are unchanged before shipping) and ``config.json`` naming the method;
+    ``keep_discriminator`` also copies a kept ``discriminator.safetensors`` (a generator's D, for warm starts and
+    ASIT). The model card is written separately by hand with the measured figures.
     """
-    import json
+    from genfer.io.weights import load_state_dict
 
-    from genfer.train.checkpoint import save_state_dict
+    folder, cfg = read_model_config(source)
+    method = registry.method_of(cfg)
+    is_checkpoint = (folder / "trainer.pt").is_file()
+    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
+    state = registry.inference_state(method, load_state_dict(weights))
+    extra = {}
+    if keep_discriminator:
+        for file in ("discriminator.safetensors", "d.safetensors"):
+            if (folder / file).is_file():
+                extra["discriminator"] = load_state_dict(folder / file)
+                break
+        else:
+            raise CheckpointError(f"{folder} keeps no discriminator")
+    return write_model_folder((dest_root or models_dir()) / name, state, config_document(cfg), half=half, extra=extra)
 
-    folder = resolve_model_folder(source)
-    weights = folder / ("ema.safetensors" if (folder / "ema.safetensors").is_file() else "model.safetensors")
-    state = {k: v for k, v in load_state_dict(weights).items() if not k.startswith(drop_prefixes)}
-    config = load_checkpoint_config(folder)
-    dest = (dest_root or models_dir()) / name
-    dest.mkdir(parents=True, exist_ok=True)
-    save_state_dict(state, dest / "model.safetensors", dtype=torch.float16 if half else None)
-    (dest / "config.json").write_text(json.dumps(config, indent=2))
-    return dest
+
+__all__ = [
+    "DEFAULT_RECOGNIZER",
+    "FER2013_RECOGNIZER",
+    "LoadedModel",
+    "MODEL_ALIASES",
+    "available_models",
+    "find_model_folder",
+    "load_model",
+    "load_recognizer",
+    "model_card",
+    "models_dir",
+    "read_model_config",
+    "resolve_model_folder",
+    "ship_model",
+]

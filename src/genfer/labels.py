@@ -139,3 +139,7 @@ def class_names(num_classes: int) -> tuple[str, ...]:
     if num_classes not in (7, 8):
         raise ValueError(f"genfer heads have 7 or 8 emotion classes, not {num_classes}")
     return EMOTIONS[:num_classes]
+
+
+TRANSFER_LABEL_SOURCES = ("classifier", "recognizer")
+"""Where an expression transfer's input labels come from: the switch-unit GAN's own classifier C, or a recognizer."""

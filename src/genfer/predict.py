@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from genfer.data.augment import normalize
+from genfer.io.images import normalize
 
 
 @torch.inference_mode()

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from genfer.io import atomic_write_text
+from genfer.io.images import to_uint8_tensor
 from genfer.labels import EMOTIONS
 
 #: One colour per canonical emotion (RGB).
@@ -107,9 +110,33 @@ def html_report(title: str, sections: list[dict], *, intro: str = "") -> str:
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write a text file atomically."""
-    from genfer.train.checkpoint import atomic_write_bytes
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, text.encode())
+    atomic_write_text(path, text)
     return path
+
+
+def enlarge(image: np.ndarray, scale: int) -> Image.Image:
+    """A uint8 (H, W) or (H, W, 3) array as a PIL image enlarged ``scale`` times (nearest neighbour)."""
+    img = Image.fromarray(image)
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+
+
+def save_png(image: np.ndarray, path: str | Path, *, scale: int = 1) -> Path:
+    """Write a uint8 (H, W) or (H, W, 3) image as PNG, enlarged ``scale`` times; creates the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    enlarge(image, scale).save(path)
+    return path
+
+
+def grid_array(rows: list[torch.Tensor]) -> np.ndarray:
+    """Image rows (each (B, C, H, W) in [-1, 1], rows top to bottom) as one uint8 (H', W'[, 3]) grid."""
+    grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)  # (C, rows*H, B*W)
+    arr = to_uint8_tensor(grid)
+    return arr[0].numpy() if arr.shape[0] == 1 else arr.permute(1, 2, 0).numpy()
+
+
+def save_grid(rows: list[torch.Tensor], path: str | Path, *, scale: int = 2) -> Path:
+    """Save image rows (each (B, C, H, W) in [-1, 1]) as one PNG grid, enlarged ``scale`` times."""
+    return save_png(grid_array(rows), path, scale=scale)

@@ -1,15 +1,16 @@
 """``genfer transfer``: give SOURCE the expression of REFERENCE and REFERENCE that of SOURCE.
 
-    genfer transfer SOURCE REFERENCE --out DIR [--aligned] [--method switchgan] [--model NAME_OR_PATH] [--json]
+    genfer transfer SOURCE REFERENCE --out DIR [--aligned] [--method switchgan] [--model NAME_OR_PATH] [--json|--jsonl]
     genfer transfer SOURCE REFERENCE_FOLDER --out DIR        # one pair per reference image
     genfer transfer --pairs pairs.csv --out DIR              # rows source,reference
 
 For every pair it writes ``<stem>_source_with_reference_expression.png``,
 ``<stem>_reference_with_source_expression.png`` and ``<stem>_grid.png`` (inputs on top, outputs below) into
-DIR. ``--json`` prints one JSON object per pair, one per line (a single pair prints exactly one object):
+DIR. ``--json`` prints one object ``{"n", "errors", "unreadable", "results"}`` with one result per pair:
 ``{"source", "reference", "outputs": {"source_with_reference_expression": PATH,
 "reference_with_source_expression": PATH}, "grid", "expressions", "labels_from", "recognized", "faces",
-"error"}``. A pair whose image cannot be read or has no face is reported with its ``error``; unreadable
+"error"}``; ``--jsonl`` prints those per-pair objects, one per line as each pair finishes. A pair whose
+image cannot be read or has no face is reported with its ``error``; unreadable
 images make the exit code 2.
 """
 
@@ -17,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from genfer.commands._common import Results, add_common, add_detector, finish, setup_threads
 from genfer.hub import MODEL_ALIASES
 
 TRANSFER_METHODS: dict[str, str] = {"switchgan": MODEL_ALIASES["switchgan"]}
@@ -72,47 +73,9 @@ def _stem(k: int, source: Path, reference: Path, many: bool) -> str:
     return (f"{k:04d}_" if many else "") + f"{clean(source)}__{clean(reference)}"
 
 
-def cmd_transfer(args: argparse.Namespace) -> int:
-    import torch
-
-    from genfer.transfer import ExpressionTransfer
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    pairs = _pairs(args)
-    tr = ExpressionTransfer(args.model or TRANSFER_METHODS[args.method], labels=args.labels,
-                            recognizer=args.recognizer, detector=args.detector)
-    out = Path(args.out)
-    unreadable = []
-    lines = []
-    for k, (source, reference) in enumerate(pairs):
-        res = tr.transfer(source, reference, aligned=args.aligned)
-        paths = {} if res.error else res.save(out, _stem(k, source, reference, len(pairs) > 1))
-        if not res.readable:
-            unreadable.append(res.error)
-        record = res.to_dict(paths)
-        if args.json:
-            print(json.dumps(record), flush=True)
-        elif res.error:
-            lines.append(f"{source.name} <-> {reference.name}: error: {res.error}")
-        else:
-            rec = res.recognized
-            note = " (no face detected, whole image used)" if "whole-image" in res.faces.values() else ""
-            lines.append(f"{source.name} ({res.expressions['source']}) <-> {reference.name} "
-                         f"({res.expressions['reference']}): {paths['grid']}; outputs read as "
-                         f"{rec['source_with_reference_expression']['label']} / "
-                         f"{rec['reference_with_source_expression']['label']}{note}")
-    if not args.json:
-        print("\n".join(lines))
-    from genfer.cli import finish
-
-    return finish("transfer", unreadable, len(pairs), what="pairs have an unreadable image")
-
-
-def register(subparsers: Any, add_common: Callable[..., None]) -> None:
-    """Add ``genfer transfer`` to the ``genfer`` command's subparsers."""
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from genfer.hub import DEFAULT_RECOGNIZER
-    from genfer.transfer import LABEL_SOURCES
+    from genfer.labels import TRANSFER_LABEL_SOURCES as LABEL_SOURCES
 
     p = subparsers.add_parser("transfer", help="exchange the expressions of two faces (switch-unit GAN)")
     p.add_argument("source", nargs="?", help="the face that takes REFERENCE's expression")
@@ -127,9 +90,35 @@ def register(subparsers: Any, add_common: Callable[..., None]) -> None:
                    help="what reads the input expressions for the switch: the model's classifier C (default) or "
                         "genfer's recognizer")
     p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help="recognizer that reads the outputs' expressions")
-    p.add_argument("--detector", default="auto", choices=["auto", "mediapipe", "haar"])
-    add_common(p, model=False)
-    p.set_defaults(func=cmd_transfer)
+    add_detector(p)
+    add_common(p, model=False, jsonl=True)
+    return p
 
 
-__all__ = ["TRANSFER_METHODS", "cmd_transfer", "read_pairs", "register"]
+def run(args: argparse.Namespace) -> int:
+    from genfer.pipelines.transfer import ExpressionTransfer
+
+    setup_threads(args)
+    pairs = _pairs(args)
+    tr = ExpressionTransfer(args.model or TRANSFER_METHODS[args.method], labels=args.labels,
+                            recognizer=args.recognizer, detector=args.detector)
+    out_dir = Path(args.out)
+    out = Results(args)
+    for k, (source, reference) in enumerate(pairs):
+        res = tr.transfer(source, reference, aligned=args.aligned)
+        paths = {} if res.error else res.save(out_dir, _stem(k, source, reference, len(pairs) > 1))
+        if res.error:
+            line = f"{source.name} <-> {reference.name}: error: {res.error}"
+        else:
+            rec = res.recognized
+            note = " (no face detected, whole image used)" if "whole-image" in res.faces.values() else ""
+            line = (f"{source.name} ({res.expressions['source']}) <-> {reference.name} "
+                    f"({res.expressions['reference']}): {paths['grid']}; outputs read as "
+                    f"{rec['source_with_reference_expression']['label']} / "
+                    f"{rec['reference_with_source_expression']['label']}{note}")
+        out.add(res.to_dict(paths), [line], unreadable=None if res.readable else res.error)
+    out.close()
+    return finish("transfer", out.unreadable, len(pairs), what="pairs have an unreadable image")
+
+
+__all__ = ["TRANSFER_METHODS", "add_parser", "read_pairs", "run"]

@@ -1,18 +1,33 @@
 """Frozen, typed configs with named presets, dict/YAML round-trips and dotted overrides.
 
-Every training run saves its resolved config (``config.json``) next to its checkpoints, and every
-shipped model carries the config it was trained with, so a run can be rebuilt exactly. One module per
-training method (:mod:`.recognizer`, :mod:`.vit` for ViT sizes and MAE runs, :mod:`.pfvit`, ...), the shared
-machinery in :mod:`.base`; everything is importable from ``genfer.config``.
+Every training run saves its resolved config (``config.json``, naming its ``method``) next to its checkpoints,
+and every shipped model carries the config it was trained with, so a run can be rebuilt exactly. One module per
+training method (:mod:`.recognizer`, :mod:`.mae`, :mod:`.pfvit`, :mod:`.switchgan`, :mod:`.stylegan2`,
+:mod:`.psp`), ViT sizes in :mod:`.vit`, the fields every run shares in :mod:`.run` and the machinery in
+:mod:`.base`; everything is importable from ``genfer.config``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from genfer.config import base as _base
-from genfer.config.base import ConfigError, apply_overrides, from_dict, load_config, save_config, to_dict
+from genfer.config.base import (
+    ConfigError,
+    apply_overrides,
+    from_dict,
+    load_config,
+    save_config,
+    to_dict,
+)
+from genfer.config.mae import (
+    MAE_PRESETS,
+    MAE_TABLE1_DECODERS,
+    MAE_TRAIN_PRESETS,
+    MAEConfig,
+    MAETrainConfig,
+)
 from genfer.config.pfvit import (
     ORTHOGONALITY_OPTIONS,
     PFVIT_PRESETS,
@@ -20,13 +35,26 @@ from genfer.config.pfvit import (
     PFViTModelConfig,
     PFViTTrainConfig,
 )
+from genfer.config.psp import (
+    PSP_PRESETS,
+    InversionLossConfig,
+    InversionLossWeights,
+    PSpEncoderConfig,
+    PSpTrainConfig,
+)
 from genfer.config.recognizer import (
     RECOGNIZER_PRESETS,
     AugmentConfig,
     DataConfig,
-    ModelConfig,
     OptimConfig,
-    TrainConfig,
+    RecognizerModelConfig,
+    RecognizerTrainConfig,
+)
+from genfer.config.run import DEFAULT_SOURCES, ImageSource, PooledRunConfig, RunConfig
+from genfer.config.stylegan2 import (
+    STYLEGAN2_PRESETS,
+    StyleGAN2Config,
+    StyleGAN2TrainConfig,
 )
 from genfer.config.switchgan import (
     SWITCHGAN_ABLATIONS,
@@ -35,26 +63,7 @@ from genfer.config.switchgan import (
     SwitchGANModelConfig,
     SwitchGANTrainConfig,
 )
-from genfer.config.vit import (
-    MAE_PRESETS,
-    MAE_TABLE1_DECODERS,
-    MAE_TRAIN_PRESETS,
-    VIT_PRESETS,
-    ImageSource,
-    MAEConfig,
-    MAETrainConfig,
-    ViTConfig,
-)
-from genfer.config.stylegan2 import (
-    PSP_PRESETS,
-    STYLEGAN2_PRESETS,
-    InversionLossConfig,
-    InversionLossWeights,
-    PSpEncoderConfig,
-    PSpTrainConfig,
-    StyleGAN2Config,
-    StyleGAN2TrainConfig,
-)
+from genfer.config.vit import VIT_PRESETS, ViTConfig
 
 T = TypeVar("T")
 
@@ -64,41 +73,50 @@ def preset(name: str, presets: dict[str, T] = RECOGNIZER_PRESETS) -> T:  # type:
     return _base.preset(name, presets)
 
 
+def config_document(cfg: RunConfig) -> dict[str, Any]:
+    """What ``config.json`` holds for a run config: ``{"method": ..., **fields}``."""
+    return {"method": type(cfg).method, **to_dict(cfg)}
+
+
 __all__ = [
     "AugmentConfig",
     "ConfigError",
+    "DEFAULT_SOURCES",
     "DataConfig",
     "ImageSource",
+    "InversionLossConfig",
+    "InversionLossWeights",
     "MAEConfig",
     "MAETrainConfig",
     "MAE_PRESETS",
     "MAE_TABLE1_DECODERS",
     "MAE_TRAIN_PRESETS",
-    "ModelConfig",
     "ORTHOGONALITY_OPTIONS",
     "OptimConfig",
     "PFVIT_PRESETS",
     "PFViTLossWeights",
     "PFViTModelConfig",
     "PFViTTrainConfig",
-    "RECOGNIZER_PRESETS",
     "PSP_PRESETS",
-    "STYLEGAN2_PRESETS",
-    "InversionLossConfig",
-    "InversionLossWeights",
     "PSpEncoderConfig",
     "PSpTrainConfig",
-    "StyleGAN2Config",
-    "StyleGAN2TrainConfig",
+    "PooledRunConfig",
+    "RECOGNIZER_PRESETS",
+    "RecognizerModelConfig",
+    "RecognizerTrainConfig",
+    "RunConfig",
+    "STYLEGAN2_PRESETS",
     "SWITCHGAN_ABLATIONS",
     "SWITCHGAN_PRESETS",
+    "StyleGAN2Config",
+    "StyleGAN2TrainConfig",
     "SwitchGANLossWeights",
     "SwitchGANModelConfig",
     "SwitchGANTrainConfig",
-    "TrainConfig",
     "VIT_PRESETS",
     "ViTConfig",
     "apply_overrides",
+    "config_document",
     "from_dict",
     "load_config",
     "preset",

@@ -108,15 +108,16 @@ def apply_overrides(cfg: T, overrides: list[str]) -> T:
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
-    """Write a config as JSON (``.json``) or YAML (anything else)."""
+    """Write a config as JSON (``.json``) or YAML (anything else), naming its ``method`` when it has one."""
     path = Path(path)
-    data = to_dict(cfg)
+    method = getattr(type(cfg), "method", "")
+    data = ({"method": method} if method else {}) | to_dict(cfg)
     text = json.dumps(data, indent=2) if path.suffix == ".json" else yaml.safe_dump(data, sort_keys=False)
     path.write_text(text)
 
 
 def load_config(cls: type[T], path: str | Path) -> T:
-    """Read a JSON or YAML config file into ``cls``."""
+    """Read a JSON or YAML config file into ``cls`` (a ``method`` key must name ``cls``'s method)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -124,7 +125,11 @@ def load_config(cls: type[T], path: str | Path) -> T:
         raise ConfigError(f"config file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML/JSON: {exc}".splitlines()[0]) from None
-    return from_dict(cls, data or {})
+    data = dict(data or {})
+    method, wanted = data.pop("method", None), getattr(cls, "method", "")
+    if method is not None and method != wanted:
+        raise ConfigError(f"config file {path} is a {method} config, not {wanted or cls.__name__}")
+    return from_dict(cls, data)
 
 
 def preset(name: str, presets: dict[str, T]) -> T:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from genfer.config.base import _check
+from genfer.config.mae import MAE_PRESETS, MAEConfig
 from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
-from genfer.config.vit import MAE_PRESETS, MAEConfig
-
-
+from genfer.config.run import RunConfig
 
 ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
 """PF-ViT's orthogonality constraint (paper Table 5): ``direct`` on V_e, V_p themselves; ``generic`` and ``fr``
@@ -69,7 +69,7 @@ PFVIT_DISC_OPTIM = replace(PFVIT_OPTIM, lr=1e-4, betas=(0.5, 0.999))
 
 
 @dataclass(frozen=True)
-class PFViTTrainConfig:
+class PFViTTrainConfig(RunConfig):
     """A PF-ViT training run (``genfer train pfvit``).
 
     ``init_from`` is an MAE run's ``final/`` folder (or checkpoint): E, G and D start from its weights, as
@@ -77,11 +77,9 @@ class PFViTTrainConfig:
     both optimisers; ``disc_optim`` sets D's learning rate and betas.
     """
 
+    method: ClassVar[str] = "pfvit"
+
     name: str = "pfvit"
-    seed: int = 0
-    threads: int = 0
-    checkpoint_minutes: float = 5.0
-    keep_checkpoints: int = 2
     eval_every_epochs: float = 1.0
     init_from: str = ""
     model: PFViTModelConfig = field(default_factory=PFViTModelConfig)
@@ -93,8 +91,8 @@ class PFViTTrainConfig:
     grid_images: int = 8
 
     def __post_init__(self) -> None:
-        _check(self.checkpoint_minutes > 0, "checkpoint_minutes must be > 0")
-        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
+        super().__post_init__()
+        _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
         _check(self.grid_images >= 0, "grid_images must be >= 0")
 
 

@@ -11,11 +11,14 @@ Presets (``RECOGNIZER_PRESETS``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from genfer.config.base import _check
+from genfer.config.run import RunConfig
+
 
 @dataclass(frozen=True)
-class ModelConfig:
+class RecognizerModelConfig:
     """Recognizer architecture.
 
     ``resnet``: ``depth`` and the four stage widths ``channels``. ``vit``: timm's ViT with learned position
@@ -117,64 +120,61 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class RecognizerTrainConfig(RunConfig):
     """A recognizer training run.
 
     ``init_from`` (a shipped model name or a model/checkpoint folder) starts a new run from that model's
     weights; tensors whose shape differs (e.g. a head with another number of classes) start fresh.
     """
 
+    method: ClassVar[str] = "recognizer"
+
     name: str = "recognizer"
-    seed: int = 0
-    threads: int = 0
-    checkpoint_minutes: float = 5.0
     eval_every_epochs: float = 1.0
-    keep_checkpoints: int = 2
     init_from: str = ""
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: RecognizerModelConfig = field(default_factory=RecognizerModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self) -> None:
-        _check(self.checkpoint_minutes > 0, "checkpoint_minutes must be > 0")
-        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
-        _check(self.threads >= 0, "threads must be >= 0 (0 = torch default)")
+        super().__post_init__()
+        _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
 
 
-RECOGNIZER_PRESETS: dict[str, TrainConfig] = {
-    "tiny": TrainConfig(
+RECOGNIZER_PRESETS: dict[str, RecognizerTrainConfig] = {
+    "tiny": RecognizerTrainConfig(
         name="tiny",
         checkpoint_minutes=0.05,
-        model=ModelConfig(depth=10, channels=(8, 16, 16, 32), image_size=32),
+        model=RecognizerModelConfig(depth=10, channels=(8, 16, 16, 32), image_size=32),
         data=DataConfig(limit_train=256, limit_val=128),
         optim=OptimConfig(epochs=2, batch_size=32, lr=0.05, warmup_epochs=0.5, ema_decay=0.9),
     ),
-    "cpu": TrainConfig(
+    "cpu": RecognizerTrainConfig(
         name="cpu",
-        model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
+        model=RecognizerModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48),
         optim=OptimConfig(epochs=40, batch_size=64, lr=0.1),
     ),
     # The FER2013-label recognizer: the shipped FERPlus model fine-tuned on FER2013's original 7-class labels of
     # the same training images, validated on PublicTest (= FER2013Valid with those labels).
-    "cpu_fer2013": TrainConfig(
+    "cpu_fer2013": RecognizerTrainConfig(
         name="cpu_fer2013",
         init_from="fer-resnet18s-48",
-        model=ModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, num_classes=7),
+        model=RecognizerModelConfig(depth=18, channels=(32, 64, 128, 256), image_size=48, num_classes=7),
         data=DataConfig(label_source="fer2013", target="label"),
         optim=OptimConfig(epochs=16, batch_size=64, lr=0.03, warmup_epochs=0.5),
     ),
     # PF-ViT's ViT baseline (Table 3 protocol: Adam 1e-4, batch 32, linear head on [CLS]) on the MAE cpu
     # encoder's size; ``--set init_from=runs/mae-cpu/final`` fine-tunes the MAE encoder, without it: from scratch.
-    "cpu_vit": TrainConfig(
+    "cpu_vit": RecognizerTrainConfig(
         name="cpu_vit",
-        model=ModelConfig(arch="mae_vit", depth=12, channels=(192,), patch_size=6, image_size=48, drop_rate=0.1),
+        model=RecognizerModelConfig(arch="mae_vit", depth=12, channels=(192,), patch_size=6, image_size=48, drop_rate=0.1),
         optim=OptimConfig(optimizer="adam", lr=1e-4, weight_decay=0.0, epochs=2, batch_size=32, warmup_epochs=0.2,
                           label_smoothing=0.0, ema_decay=0.999),
     ),
-    "paper": TrainConfig(
+    "paper": RecognizerTrainConfig(
         name="paper",
-        model=ModelConfig(depth=18, channels=(64, 128, 256, 512), image_size=64, drop_rate=0.2),
+        model=RecognizerModelConfig(depth=18, channels=(64, 128, 256, 512), image_size=64, drop_rate=0.2),
         optim=OptimConfig(epochs=60, batch_size=128, lr=0.1),
     ),
 }

@@ -17,9 +17,11 @@ Presets (``SWITCHGAN_PRESETS``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar
 
 from genfer.config.base import _check
 from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
+from genfer.config.run import RunConfig
 
 CROP_TEMPLATES = ("fer2013", "gen")
 """Crop templates of :mod:`genfer.faces.align` a model can be trained on (``genfer transfer`` aligns to it)."""
@@ -130,7 +132,7 @@ SWITCHGAN_CLS_OPTIM = OptimConfig(optimizer="sgd", lr=1e-3, momentum=0.9, weight
 
 
 @dataclass(frozen=True)
-class SwitchGANTrainConfig:
+class SwitchGANTrainConfig(RunConfig):
     """A switch-unit GAN run (``genfer train switchgan``): G, D_1, D_2 and C trained jointly.
 
     Run length and batches: ``cls_optim.epochs`` epochs over the original training faces, C seeing
@@ -164,11 +166,9 @@ class SwitchGANTrainConfig:
       in its residuals for C to read.
     """
 
+    method: ClassVar[str] = "switchgan"
+
     name: str = "switchgan"
-    seed: int = 0
-    threads: int = 0
-    checkpoint_minutes: float = 5.0
-    keep_checkpoints: int = 2
     eval_every_epochs: float = 1.0
     grid_images: int = 8
     model: SwitchGANModelConfig = field(default_factory=SwitchGANModelConfig)
@@ -189,9 +189,7 @@ class SwitchGANTrainConfig:
     classifier_grad_through_synthesis: bool = False
 
     def __post_init__(self) -> None:
-        _check(self.checkpoint_minutes > 0, "checkpoint_minutes must be > 0")
-        _check(self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1")
-        _check(self.threads >= 0, "threads must be >= 0 (0 = torch default)")
+        super().__post_init__()
         _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
         _check(self.grid_images >= 0, "grid_images must be >= 0")
         _check(self.data.target == "label", "data.target must be 'label': the switch needs one expression per face")

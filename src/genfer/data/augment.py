@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from genfer.config import AugmentConfig
+from genfer.io.images import normalize
 
 
 @dataclass
@@ -101,26 +101,3 @@ def augmented_batch(
     """
     params = sample_params(cfg, global_batch, generator).slice(local)
     return normalize(apply_augment(images.float().div_(255.0), params))
-
-
-def to_uint8_tensor(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] (any shape; values outside are clipped) -> uint8 tensor of the same shape."""
-    return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte()
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> (N, H, W) uint8 for C = 1, (N, H, W, 3) for C = 3 (the inverse of :func:`to_tensor`)."""
-    arr = to_uint8_tensor(images).cpu()
-    return arr[:, 0].numpy() if arr.shape[1] == 1 else arr.permute(0, 2, 3, 1).numpy()
-
-
-def to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """(N, H, W) or (N, H, W, 3) uint8 -> (N, C, H, W) float in [-1, 1]."""
-    x = torch.as_tensor(np.asarray(crops))
-    x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-    return normalize(x.float() / 255.0)
-
-
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images -> [-1, 1] network input (the convention of every genfer model)."""
-    return images * 2.0 - 1.0

@@ -25,7 +25,6 @@ from genfer.data.base import DatasetLayoutError, FaceImages, path_loader, requir
 from genfer.faces.io import IMAGE_EXTENSIONS
 from genfer.labels import EMOTIONS, SYNONYMS, emotion_index
 
-
 CONTEMPT = EMOTIONS.index("contempt")
 
 PATH_COLUMNS = ("path", "image", "file", "filename")

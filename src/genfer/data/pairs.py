@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genfer.train.loop import step_generator
+from genfer.io import step_generator
 
 _PAIR_STREAM, _FACE_STREAM, _REFERENCE_STREAM = 11, 12, 13
 

@@ -47,4 +47,12 @@ def load_image_pool(
     return images, names
 
 
-__all__ = ["load_image_pool", "source_root"]
+__all__ = ["load_image_pool", "source_root", "split_holdout"]
+
+
+def split_holdout(n: int, holdout: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (train, held out) of a pool of ``n`` images: a fixed random ``holdout`` of them is held out."""
+    if holdout >= n:
+        raise ValueError(f"holdout {holdout} leaves no training images out of {n}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
+    return perm[: n - holdout].sort().values, perm[n - holdout :].sort().values

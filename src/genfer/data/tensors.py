@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from genfer.config import DataConfig
 from genfer.data.arrays import split_tensor
+from genfer.data.registry import open_dataset
 from genfer.paths import dataset_root
 
 
@@ -38,7 +39,6 @@ def load_split(
     keeps the first ``limit`` labelled images. Targets are the vote distributions when
     ``data.target == "votes"`` and the dataset has them, else one-hot labels (N, ``num_classes``).
     """
-    from genfer.data.registry import open_dataset
 
     options = {"label_source": data.label_source} if data.dataset == "ferplus" else {}
     ds = open_dataset(data.dataset, dataset_root(data.dataset, data.root), split, **options)

@@ -349,7 +349,7 @@ class FaceDetector:
                 else:
                     models.append(clf)
             if not models:
-                raise RuntimeError("no OpenCV Haar face cascade could be loaded (opencv-python-headless<5 ships them)")
+                raise RuntimeError("no OpenCV Haar face cascade could be loaded (opencv-contrib-python<5 ships them)")
             self._haar = models
         return self._haar
 

@@ -1,7 +1,7 @@
 """GAN inversion: load a trained generator / encoder, the inversion criterion, optimisation-based projection,
 and inverting face photos (detect, align to the generator's crop template, invert, optionally refine).
 
-Modules: :mod:`.load` (folders and shipped names -> :class:`~genfer.inversion.load.LoadedGAN`), :mod:`.criterion`
+Modules: :mod:`.load` (folders and shipped names -> :class:`~genfer.hub.LoadedModel`), :mod:`.criterion`
 (the pSp / IFER loss with its frozen networks), :mod:`.project` (optimise w or W+), :mod:`.faces` (photos -> codes
 and reconstructions).
 """

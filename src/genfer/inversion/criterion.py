@@ -7,13 +7,15 @@ import logging
 import torch
 
 from genfer.config import InversionLossConfig
-from genfer.losses.inversion import Distance, Embedder, inversion_loss
+from genfer.losses.psp import Distance, Embedder, inversion_loss
+from genfer.metrics.lpips import build_lpips
+from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 
 log = logging.getLogger(__name__)
 
 
 class InversionCriterion:
-    """``l2·L2 + lpips·LPIPS + id·ID + w_reg·L_reg`` with ``cfg.weights`` (see :mod:`genfer.losses.inversion`).
+    """``l2·L2 + lpips·LPIPS + id·ID + w_reg·L_reg`` with ``cfg.weights`` (see :mod:`genfer.losses.psp`).
 
     The perceptual network (``cfg.lpips_net``: offline ``genfer-lpips`` over ``cfg.lpips_model``, or LPIPS-alex/vgg
     from ``cfg.lpips_weights``) and the identity embedder (dlib's face ResNet at ``cfg.id_size`` px) are built
@@ -32,12 +34,10 @@ class InversionCriterion:
         self.cfg = cfg
         w = cfg.weights
         if perceptual is None and w.lpips > 0:
-            from genfer.metrics.lpips import build_lpips
 
             perceptual = build_lpips(cfg.lpips_net, weights=cfg.lpips_weights or None, model=cfg.lpips_model,
                                      device=str(device)).requires_grad_(False)
         if identity is None and w.id > 0:
-            from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 
             identity = FaceIDEmbedder(load_dlib_face_resnet(), size=cfg.id_size).to(device).eval().requires_grad_(False)
         self.perceptual = perceptual

@@ -23,8 +23,12 @@ import numpy as np
 import torch
 
 from genfer.config import InversionLossConfig
-from genfer.data.augment import to_tensor, to_uint8
-from genfer.inversion.load import LoadedGAN
+from genfer.hub import LoadedModel
+from genfer.inversion.criterion import InversionCriterion
+from genfer.inversion.load import inversion_parts
+from genfer.inversion.project import project
+from genfer.io.images import to_tensor, to_uint8
+from genfer.models.psp import resize_to
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +76,23 @@ class FaceInverter:
         seed: seeds the refinement's code noise.
     """
 
-    def __init__(self, gan: LoadedGAN, *, refine_steps: int = 0, loss: InversionLossConfig | None = None,
+    def __init__(self, gan: LoadedModel, *, refine_steps: int = 0, loss: InversionLossConfig | None = None,
                  detector: str = "auto", batch_size: int = 16, seed: int = 0) -> None:
         if refine_steps < 0:
             raise ValueError(f"refine steps must be >= 0, not {refine_steps}")
-        if gan.encoder is None and refine_steps == 0:
+        parts = inversion_parts(gan)
+        if parts.encoder is None and refine_steps == 0:
             raise ValueError(f"{gan.folder} is a generator without an inversion encoder: give refinement steps "
                              "(--refine STEPS) to invert by optimisation")
-        self.gan = gan
+        self.gan, self.parts = gan, parts
         self.refine_steps = refine_steps
-        self.loss = loss or gan.loss or InversionLossConfig()
+        self.loss = loss or parts.loss or InversionLossConfig()
         self.detector = detector
         self.batch_size = batch_size
         self.seed = seed
         self._pipeline: Any = None
         self._criterion: Any = None
-        cfg = gan.config
-        self.size, self.channels = cfg.resolution, cfg.img_channels
+        self.size, self.channels = parts.arch.resolution, parts.arch.img_channels
 
     @property
     def pipeline(self) -> Any:
@@ -98,7 +102,7 @@ class FaceInverter:
             from genfer.faces.pipeline import FacePipeline
 
             self._pipeline = FacePipeline(detector=FaceDetector(backend=self.detector),
-                                          template=self.gan.config.crop_template, size=self.size,
+                                          template=self.parts.arch.crop_template, size=self.size,
                                           grayscale=self.channels == 1)
         return self._pipeline
 
@@ -106,30 +110,27 @@ class FaceInverter:
     def criterion(self) -> Any:
         """The refinement objective (built on first use)."""
         if self._criterion is None:
-            from genfer.inversion.criterion import InversionCriterion
 
             self._criterion = InversionCriterion(self.loss, device=self.device)
         return self._criterion
 
     @property
     def device(self) -> torch.device:
-        return next(self.gan.generator.parameters()).device
+        return next(self.parts.generator.parameters()).device
 
     # ------------------------------------------------------------------ codes and images
 
     def invert_tensor(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, C, S, S) in [-1, 1] at the generator's resolution -> (W+ (B, n_latent, D), images (B, C, S, S))."""
-        from genfer.models.inversion import resize_to
 
         x = x.to(self.device)
         wplus = None
-        if self.gan.encoder is not None:
+        if self.parts.encoder is not None:
             with torch.no_grad():
-                wplus = self.gan.encoder(resize_to(x, self.gan.encoder.input_size))
+                wplus = self.parts.encoder(resize_to(x, self.parts.encoder.input_size))
         if self.refine_steps:
-            from genfer.inversion.project import project
 
-            res = project(self.gan.generator, x, latent_avg=self.gan.latent_avg, criterion=self.criterion,
+            res = project(self.parts.generator, x, latent_avg=self.parts.latent_avg, criterion=self.criterion,
                           steps=self.refine_steps, init=wplus, seed=self.seed)
             return res.wplus, res.image
         return wplus, self.render(wplus)
@@ -137,7 +138,7 @@ class FaceInverter:
     @torch.no_grad()
     def render(self, wplus: torch.Tensor) -> torch.Tensor:
         """Images (B, C, S, S) in [-1, 1] of W+ codes (B, n_latent, D), with the generator's fixed noise maps."""
-        return self.gan.generator.synthesis(wplus.to(self.device), randomize_noise=False).clamp(-1, 1)
+        return self.parts.generator.synthesis(wplus.to(self.device), randomize_noise=False).clamp(-1, 1)
 
     def invert_crops(self, crops: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Aligned crops (N, S, S[, 3]) uint8 -> per crop (reconstruction uint8, W+ (n_latent, D) float32)."""

@@ -1,114 +1,58 @@
-"""Load a trained generator (and inversion encoder) from a folder or a shipped model name.
+"""Generators and inversion encoders through the one model loader (:func:`genfer.hub.load_model`).
 
-Accepted folders (a shipped name resolves to ``genfer/assets/models/<name>/``):
-
-* a ``genfer train stylegan2`` ``final/`` (``model.safetensors``: ``g_ema`` + ``latent_avg``) or checkpoint
-  (``ckpt-*``: ``g_ema.safetensors``; ``latent_avg`` is recomputed);
-* a ``genfer train psp`` ``final/`` or checkpoint (``model.safetensors``: ``encoder.*``, ``decoder.*``);
-* a run folder: its ``final/`` when finished, else its latest checkpoint.
-
-Anything else is a :class:`~genfer.train.checkpoint.CheckpointError` with a one-line message. Loading never
-executes code.
+A model that can be inverted into is a StyleGAN2 generator (``genfer train stylegan2``: its ``final/``, run or
+checkpoint folder) or an encoder + generator pair (``genfer train psp``, and any later encoder whose model has
+``encoder`` and ``decoder``). :func:`inversion_parts` gives the generator, the encoder (None for a plain
+generator), the average latent and the encoder's training loss, whatever the method.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import torch
+from torch import nn
 
-from genfer.config import InversionLossConfig, PSpTrainConfig, StyleGAN2Config, StyleGAN2TrainConfig, from_dict
+from genfer.config import InversionLossConfig, StyleGAN2Config
+from genfer.hub import LoadedModel, load_model
 from genfer.inversion import DEFAULT_GAN
-from genfer.models.inversion import PSp, build_psp_encoder
-from genfer.models.stylegan2 import Generator, average_latent, build_generator
-from genfer.train.checkpoint import (
-    CheckpointError,
-    latest_checkpoint,
-    load_checkpoint_config,
-    load_into,
-    load_state_dict,
-)
+from genfer.io import CheckpointError
+from genfer.models.stylegan2 import Generator
 
-__all__ = ["DEFAULT_GAN", "LoadedGAN", "find_model_folder", "load_gan", "load_psp"]
+GAN_TASKS = ("sample", "invert")
+"""A model is usable for sampling / inversion when its method has one of these tasks."""
 
 
-@dataclass
-class LoadedGAN:
-    """A generator ready for sampling and inversion (eval mode, gradients off).
-
-    generator: the (EMA) generator; latent_avg: its average w (D,); config: its architecture;
-    psp: the encoder + generator when the folder holds a pSp model, else None; loss: the pSp model's training
-    loss (None for a generator); folder, name: where it came from.
-    """
+class InversionParts(NamedTuple):
+    """What inversion and sampling use of a loaded model (views of its modules, not copies)."""
 
     generator: Generator
+    encoder: nn.Module | None
     latent_avg: torch.Tensor
-    config: StyleGAN2Config
-    folder: Path
-    name: str
-    psp: PSp | None = None
-    loss: InversionLossConfig | None = None
-
-    @property
-    def encoder(self) -> Any:
-        """The inversion encoder, or None for a generator-only model."""
-        return None if self.psp is None else self.psp.encoder
+    loss: InversionLossConfig | None
+    arch: StyleGAN2Config
 
 
-def find_model_folder(name_or_path: str | Path) -> Path:
-    """The folder with ``config.json`` and weights for a shipped name, a model folder or a run folder."""
-    from genfer.hub import resolve_model_folder
-
-    folder = resolve_model_folder(name_or_path)
-    if (folder / "config.json").is_file():
-        return folder
-    if (folder / "final" / "config.json").is_file():
-        return folder / "final"
-    ckpt = latest_checkpoint(folder)
-    if ckpt is None:
-        raise CheckpointError(f"{folder} is not a model folder (no config.json, final/ or checkpoint)")
-    return ckpt
+def load_gan(name_or_path: str | Path = DEFAULT_GAN, *, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a generator or an encoder + generator model (gradients off); anything else is a clear error."""
+    loaded = load_model(name_or_path, device=str(device))
+    if not set(GAN_TASKS) & set(loaded.tasks):
+        raise CheckpointError(f"{name_or_path} is a {loaded.method} model, not a StyleGAN2 or pSp model")
+    loaded.model.requires_grad_(False)
+    return loaded
 
 
-def _parse(cls: type, data: dict[str, Any], folder: Path) -> Any:
-    try:
-        return from_dict(cls, data)
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder}/config.json is not a valid {cls.__name__} ({exc})") from None
+def inversion_parts(loaded: LoadedModel) -> InversionParts:
+    """Generator, encoder (None for a plain generator), average latent (D,) on the CPU, the encoder's training
+    loss (None for a plain generator) and the generator's architecture."""
+    model = loaded.model
+    generator = model.decoder if hasattr(model, "decoder") else model
+    encoder = getattr(model, "encoder", None) if hasattr(model, "decoder") else None
+    loss = getattr(loaded.config, "loss", None)
+    arch = getattr(loaded.config, "stylegan2", None) or loaded.config.model  # type: ignore[attr-defined]
+    return InversionParts(generator=generator, encoder=encoder, latent_avg=generator.latent_avg.detach().cpu(),
+                          loss=loss if isinstance(loss, InversionLossConfig) else None, arch=arch)
 
 
-def load_psp(folder: Path, cfg: PSpTrainConfig, *, device: str | torch.device = "cpu") -> PSp:
-    """The pSp model (encoder + generator) of a pSp ``final/`` or checkpoint folder."""
-    psp = PSp(encoder=build_psp_encoder(cfg.encoder, cfg.stylegan2), decoder=build_generator(cfg.stylegan2))
-    load_into(psp, load_state_dict(folder / "model.safetensors"), source=str(folder))
-    return psp.eval().requires_grad_(False).to(device)
-
-
-def load_gan(name_or_path: str | Path, *, device: str | torch.device = "cpu") -> LoadedGAN:
-    """Load a StyleGAN2 or pSp model (see the module docstring for the accepted folders)."""
-    folder = find_model_folder(name_or_path)
-    data = load_checkpoint_config(folder)
-    name = folder.parent.name if folder.name == "final" or folder.name.startswith("ckpt-") else folder.name
-    if "encoder" in data and "stylegan2" in data:
-        cfg = _parse(PSpTrainConfig, data, folder)
-        psp = load_psp(folder, cfg, device=device)
-        return LoadedGAN(generator=psp.decoder, latent_avg=psp.encoder.latent_avg.detach().cpu(),
-                         config=cfg.stylegan2, folder=folder, name=name, psp=psp, loss=cfg.loss)
-    if "model" in data and "r1_gamma" in data:
-        cfg = _parse(StyleGAN2TrainConfig, data, folder).model
-        g = build_generator(cfg)
-        if (folder / "model.safetensors").is_file():
-            state = dict(load_state_dict(folder / "model.safetensors"))
-            latent_avg = state.pop("latent_avg", None)
-            load_into(g, state, source=str(folder))
-        else:
-            load_into(g, load_state_dict(folder / "g_ema.safetensors"), source=str(folder))
-            latent_avg = None
-        if latent_avg is None:
-            latent_avg = average_latent(g)
-        return LoadedGAN(generator=g.eval().requires_grad_(False).to(device), latent_avg=latent_avg.float().cpu(),
-                         config=cfg, folder=folder, name=name)
-    raise CheckpointError(f"{folder} holds neither a StyleGAN2 nor a pSp model (config.json keys: "
-                          f"{', '.join(sorted(data)[:6])}, ...)")
+__all__ = ["DEFAULT_GAN", "GAN_TASKS", "InversionParts", "inversion_parts", "load_gan"]

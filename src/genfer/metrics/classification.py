@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class ClassificationReport:
         return "\n".join(lines)
 
 
+def accuracy(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy of (N, K) scores against (N,) labels (NaN for an empty set)."""
+    return float((probs.argmax(1) == labels).float().mean()) if len(labels) else float("nan")
+
+
 def classification_report(
     labels: np.ndarray,
     predictions: np.ndarray,
@@ -68,7 +74,11 @@ def classification_report(
         classes: the dataset's class names.
         model_classes: the model's class names (canonical order); extra ones count as wrong.
     """
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)

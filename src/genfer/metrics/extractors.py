@@ -15,39 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.io.images import check_signed_unit_range, match_channels, resize
+from genfer.metrics.inception import load_fid_inception
 
 EXTRACTORS = ("genfer-fer", "inception")
 """Names accepted by :func:`build_extractor`."""
 
-_LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as the recognizer's RGB -> gray conversion
-
-
-def check_signed_unit_range(x: torch.Tensor, what: str, *, tol: float = 1e-3) -> None:
-    """Raise ValueError unless every value of ``x`` lies in [-1, 1] (± tol)."""
-    if x.numel() and (float(x.detach().min()) < -1 - tol or float(x.detach().max()) > 1 + tol):
-        raise ValueError(f"{what} expects images in [-1, 1], got values in [{float(x.min()):.3g}, "
-                         f"{float(x.max()):.3g}] (convert [0, 1] images with genfer.data.augment.normalize)")
-
-
-def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, channels, H, W): RGB to luma, or gray repeated to RGB."""
-    if x.shape[1] == channels:
-        return x
-    if x.shape[1] == 3 and channels == 1:
-        w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x * w).sum(1, keepdim=True)
-    if x.shape[1] == 1 and channels == 3:
-        return x.expand(-1, 3, -1, -1)
-    raise ValueError(f"images must have 1 or 3 channels, not {x.shape[1]}")
-
-
-def resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Bilinear (antialiased) resize of (B, C, H, W) to (B, C, size, size), as genfer's inference does."""
-    if x.shape[-2:] == (size, size):
-        return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 class InceptionExtractor(nn.Module):
@@ -70,7 +46,7 @@ class RecognizerExtractor(nn.Module):
     """Pooled penultimate features of a genfer recognizer; name ``genfer-fer:<model>``.
 
     Args:
-        model: a recognizer with ``forward_features(x) -> (B, D)`` and ``num_features``.
+        model: a recognizer with ``pooled_features(x) -> (B, D)`` and ``num_features``.
         image_size: the recognizer's input side (inputs are resized to it).
         in_chans: the recognizer's input channels (RGB inputs become luma for 1).
         model_name: recorded in :attr:`name`.
@@ -78,8 +54,8 @@ class RecognizerExtractor(nn.Module):
 
     def __init__(self, model: nn.Module, *, image_size: int, in_chans: int, model_name: str) -> None:
         super().__init__()
-        if not hasattr(model, "forward_features"):
-            raise ValueError(f"{type(model).__name__} has no forward_features; not a genfer recognizer")
+        if not hasattr(model, "pooled_features"):
+            raise ValueError(f"{type(model).__name__} has no pooled_features; not a genfer recognizer")
         self.model = model.eval()
         self.image_size = image_size
         self.in_chans = in_chans
@@ -93,12 +69,11 @@ class RecognizerExtractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) in [-1, 1] -> (B, D)."""
-        return self.model.forward_features(self.prepare(x)).float()
+        return self.model.pooled_features(self.prepare(x)).float()
 
 
 def load_recognizer_extractor(model: str | Path, *, device: str = "cpu") -> RecognizerExtractor:
     """The ``genfer-fer`` extractor of a shipped recognizer name or model/checkpoint folder."""
-    from genfer.hub import load_recognizer
 
     loaded = load_recognizer(model, device=device)
     return RecognizerExtractor(loaded.model, image_size=loaded.image_size, in_chans=loaded.in_chans,
@@ -120,11 +95,9 @@ def build_extractor(
             :func:`genfer.metrics.inception.default_inception_path`).
     """
     if name == "genfer-fer":
-        from genfer.hub import DEFAULT_RECOGNIZER
 
         return load_recognizer_extractor(model or DEFAULT_RECOGNIZER, device=device)
     if name == "inception":
-        from genfer.metrics.inception import load_fid_inception
 
         return InceptionExtractor(load_fid_inception(inception_weights, device=device)).eval()
     raise ValueError(f"unknown feature extractor {name!r}; available: {', '.join(EXTRACTORS)}")

@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
-from genfer.train.checkpoint import CheckpointError, atomic_write_bytes
+from genfer.io import CheckpointError, atomic_write_bytes
 
 STATS_FORMAT = "genfer-feature-stats/1"
 """Value of the ``format`` metadata field of a stats file."""

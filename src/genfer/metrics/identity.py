@@ -1,7 +1,7 @@
 """Identity similarity: cosine similarity of face-identity embeddings of source and edited faces.
 
 The embedding network is pluggable: any ``nn.Module`` or callable mapping an image batch to ``(B, D)``
-embeddings (until a face-recognition network ships with genfer, e.g. a recognizer's ``forward_features``).
+embeddings (until a face-recognition network ships with genfer, e.g. a recognizer's ``pooled_features``).
 """
 
 from __future__ import annotations

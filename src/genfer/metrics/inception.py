@@ -22,8 +22,8 @@ from torch import nn
 from torchvision.models import inception as tv_inception
 
 from genfer.data.arrays import cache_dir
+from genfer.io import CheckpointError, load_into
 from genfer.metrics.weights import read_weights
-from genfer.train.checkpoint import CheckpointError, load_into
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from genfer.metrics.extractors import check_signed_unit_range, match_channels, resize
+from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.io import CheckpointError, load_into
+from genfer.io.images import check_signed_unit_range, match_channels, resize
 from genfer.metrics.weights import read_weights
-from genfer.train.checkpoint import CheckpointError, load_into
 
 LPIPS_CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg": (64, 128, 256, 512, 512)}
 """Channels of the five compared layers per backbone."""
@@ -210,7 +211,6 @@ class GenferLPIPS(nn.Module):
 
 def load_genfer_lpips(model: str | Path, *, device: str = "cpu") -> GenferLPIPS:
     """``genfer-lpips`` over a shipped recognizer name or model/checkpoint folder."""
-    from genfer.hub import load_recognizer
 
     loaded = load_recognizer(model, device=device)
     return GenferLPIPS(loaded.model, image_size=loaded.image_size, in_chans=loaded.in_chans, model_name=loaded.name)
@@ -220,7 +220,6 @@ def build_lpips(net: str, *, weights: str | Path | None = None, model: str | Pat
                 device: str = "cpu") -> nn.Module:
     """``genfer`` (offline, over ``model``) or ``alex`` / ``vgg`` (needs ``weights``)."""
     if net == "genfer":
-        from genfer.hub import DEFAULT_RECOGNIZER
 
         return load_genfer_lpips(model or DEFAULT_RECOGNIZER, device=device)
     if net in LPIPS_CHANNELS:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from genfer.train.checkpoint import CheckpointError, load_state_dict
+from genfer.io import CheckpointError, load_state_dict
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
 
 __all__ = [
     "FACE_RESNET_SPEC",

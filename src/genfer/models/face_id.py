@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genfer.faces.align import estimate_similarity, warp_crop
-from genfer.train.checkpoint import CheckpointError
+from genfer.io import CheckpointError
+from genfer.io.images import match_channels, resize
 
 from .dlib_format import BLOCKS, read_dlib_resnet
 
@@ -133,7 +134,7 @@ class DlibFaceResNet(nn.Module):
             x = x.float()
         return (x - self.mean_rgb) / 256.0
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, 150, 150) 0..255 RGB -> (B, 256) globally pooled features."""
         return self.blocks(self.stem(self.normalize(x))).mean(dim=(2, 3))
 
@@ -142,7 +143,7 @@ class DlibFaceResNet(nn.Module):
         return self.fc(features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        return self.forward_head(self.pooled_features(x))
 
 
 class FaceIDEmbedder(nn.Module):
@@ -164,7 +165,6 @@ class FaceIDEmbedder(nn.Module):
         self.num_features = 128
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from genfer.metrics.extractors import match_channels, resize
 
         rgb = (resize(match_channels(x, 3), self.size) + 1.0) * 127.5
         feats = self.net.blocks(self.net.stem((rgb - self.net.mean_rgb) / 256.0)).mean(dim=(2, 3))

@@ -22,7 +22,13 @@ import torch
 from torch import nn
 
 from genfer.config import MAEConfig
-from genfer.models.vit import ViT, build_vit, init_vit_weights, sincos_pos_embed_2d, transformer_blocks
+from genfer.models.vit import (
+    ViT,
+    build_vit,
+    init_vit_weights,
+    sincos_pos_embed_2d,
+    transformer_blocks,
+)
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:

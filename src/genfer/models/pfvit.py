@@ -25,8 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genfer.models.mae import MAEDecoder, MaskedAutoencoder, unpatchify
-from genfer.models.vit import ViT, init_vit_weights, sincos_pos_embed_2d, transformer_blocks
+from genfer.config import PFViTModelConfig
+from genfer.models.mae import MAEDecoder, MaskedAutoencoder, build_mae, unpatchify
+from genfer.models.vit import (
+    ViT,
+    init_vit_weights,
+    sincos_pos_embed_2d,
+    transformer_blocks,
+)
 
 
 class SqueezeExcitation(nn.Module):
@@ -249,7 +255,7 @@ class PFViT(nn.Module):
         v_e, v_p = z * mask, z * (1 - mask)
         return Separation(z=z, mask=mask, v_e=v_e, v_p=v_p, logits=self.classifier(v_e[:, 0]))
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> (B, L) the [CLS] token of V_e."""
         z = self.encoder.forward_features(x)
         return (z * torch.sigmoid(self.separator(z)))[:, 0]
@@ -260,7 +266,7 @@ class PFViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Inference, E → S → C: x (B, C, H, W) -> logits (B, K) (Eq. 4)."""
-        return self.forward_head(self.forward_features(x))
+        return self.forward_head(self.pooled_features(x))
 
     # ------------------------------------------------------------------ G
 
@@ -293,4 +299,19 @@ class PFViT(nn.Module):
         return {k: v for k, v in self.state_dict().items() if not k.startswith(prefixes)}
 
 
-__all__ = ["CrossFusion", "PFViT", "PokerFaceGenerator", "Separation", "SqueezeExcitation", "TokenDiscriminator"]
+def build_pfvit(cfg: PFViTModelConfig, *, with_generator: bool = True, with_discriminator: bool = True) -> PFViT:
+    """A freshly initialised PF-ViT of the sizes ``cfg`` describes."""
+    mae = build_mae(cfg.mae)
+    return PFViT(encoder=mae.encoder, decoder=mae.decoder, num_classes=cfg.num_classes,
+                 se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator)
+
+
+__all__ = [
+    "CrossFusion",
+    "PFViT",
+    "PokerFaceGenerator",
+    "Separation",
+    "SqueezeExcitation",
+    "TokenDiscriminator",
+    "build_pfvit",
+]

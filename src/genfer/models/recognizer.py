@@ -6,7 +6,7 @@
 ``mae_vit``: genfer's own ViT (:class:`genfer.models.vit.ViT`, fixed sin-cos positions), the MAE/PF-ViT encoder
 with a linear [CLS] head (``drop_rate`` is its stochastic depth).
 
-Both expose ``forward_features(x) -> (B, D)`` pooled features and ``forward_head(f) -> (B, K)`` logits.
+Both expose ``pooled_features(x) -> (B, D)`` (timm's ``forward_features`` pooled by its head) and ``forward_head(f) -> (B, K)`` logits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genfer.config import ModelConfig
+from genfer.config import RecognizerModelConfig
 
 
 class FaceResNet(nn.Module):
@@ -67,7 +67,7 @@ class FaceResNet(nn.Module):
         self.num_features = net.num_features
         self.num_classes = num_classes
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) normalised -> (B, D) globally pooled features."""
         return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
 
@@ -77,7 +77,7 @@ class FaceResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.forward_features(x))
+        return self.forward_head(self.pooled_features(x))
 
 
 class ClassTokenViT(nn.Module):
@@ -85,7 +85,7 @@ class ClassTokenViT(nn.Module):
 
     net: nn.Module
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> (B, D) [CLS] features."""
         return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
 
@@ -95,7 +95,7 @@ class ClassTokenViT(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.forward_features(x))
+        return self.forward_head(self.pooled_features(x))
 
 
 class FaceViT(ClassTokenViT):
@@ -158,8 +158,8 @@ class MAEViTRecognizer(ClassTokenViT):
 
 
 
-def build_recognizer(cfg: ModelConfig) -> nn.Module:
-    """Construct the recognizer a :class:`ModelConfig` describes."""
+def build_recognizer(cfg: RecognizerModelConfig) -> nn.Module:
+    """Construct the recognizer a :class:`RecognizerModelConfig` describes."""
     if cfg.arch == "resnet":
         return FaceResNet(
             depth=cfg.depth,

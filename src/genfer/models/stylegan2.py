@@ -284,6 +284,8 @@ class Generator(nn.Module):
 
         self.num_layers = (self.log_size - 2) * 2 + 1
         self.n_latent = self.log_size * 2 - 2
+        # the average w (truncation centre, inversion start); set by loaders, not part of the state dict
+        self.register_buffer("latent_avg", torch.zeros(style_dim), persistent=False)
 
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()

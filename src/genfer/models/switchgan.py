@@ -48,6 +48,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from genfer.config import SwitchGANModelConfig
+
 PAPER_ENCODER_CHANNELS: tuple[int, ...] = (64, 128, 256, 512, 512)
 PAPER_DISCRIMINATOR_CHANNELS: tuple[int, ...] = (64, 128, 256, 512)
 PAPER_CODE_CHANNELS = 20  # Table I: Concat(512 + 512 + 20 x n)
@@ -770,7 +772,7 @@ def vgg19_features(*, in_chans: int = 3, width_mult: float = 1.0, batch_norm: bo
 class SwitchClassifier(nn.Module):
     """C: VGG-19 features fused with the expression representation G_enc(I) (Sec. III-C, Eq. 8, Table I).
 
-    ``forward_features``: VGG-19's last-pool map V (B, 512, h, w) and R = G_enc(I) (B, C, h, w) -- the
+    ``pooled_features``: VGG-19's last-pool map V (B, 512, h, w) and R = G_enc(I) (B, C, h, w) -- the
     same h, w (see :func:`vgg19_features`) -- are concatenated along channels (Concat(512 + 512)), mapped
     by FC(512) applied at every position (a 1x1 conv), average-pooled to ``pool_size`` x ``pool_size``
     (AvgPool(7, 7): torchvision's adaptive pool) and flattened. ``forward_head``: FC(hidden) - ReLU -
@@ -841,7 +843,7 @@ class SwitchClassifier(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def forward_features(self, images: torch.Tensor, expr_repr: torch.Tensor | None = None) -> torch.Tensor:
+    def pooled_features(self, images: torch.Tensor, expr_repr: torch.Tensor | None = None) -> torch.Tensor:
         """images: (B, in_chans, H, W); expr_repr: G_enc(images), (B, C, ceil(H/32), ceil(W/32)), required
         iff ``use_expression_repr`` -> pooled features (B, num_features)."""
         v = self.features(images)
@@ -862,7 +864,7 @@ class SwitchClassifier(nn.Module):
 
     def forward(self, images: torch.Tensor, expr_repr: torch.Tensor | None = None) -> torch.Tensor:
         """FC([VGG(I), G_enc(I)]) of Eq. 8: images (B, in_chans, H, W), expr_repr (B, C, h, w) -> logits (B, n)."""
-        return self.forward_head(self.forward_features(images, expr_repr))
+        return self.forward_head(self.pooled_features(images, expr_repr))
 
 
 # ----------------------------------------------------------------------------- the whole model
@@ -903,10 +905,34 @@ class SwitchGAN(nn.Module):
         return self.classify(images)
 
 
+def build_switchgan(
+    cfg: SwitchGANModelConfig, *, expression_representation: bool = True, with_discriminator: bool = True
+) -> SwitchGAN:
+    """A freshly initialised G, D_1/D_2 (unless ``with_discriminator`` is False) and C of the sizes ``cfg`` gives.
+
+    ``expression_representation`` False builds C without G_enc(I) (the No_ExpR ablation).
+    """
+    geometry = {"in_chans": cfg.in_chans, "image_size": cfg.image_size, "num_classes": cfg.num_classes}
+    generator = SwitchGenerator(**geometry, channels=cfg.encoder_channels, width_mult=cfg.width_mult,
+                                code_channels=cfg.code_channels, interpolation_p=cfg.interpolation_p,
+                                allow_uneven=cfg.allow_uneven_blocks, skip_connections=cfg.skip_connections,
+                                residual_scale=cfg.residual_scale)
+    discriminator = None
+    if with_discriminator:  # D_1 on the full image, D_2 on the half-resolution copy, ...
+        discriminator = MultiScaleDiscriminator(discriminators=[
+            SwitchDiscriminator(**(geometry | {"image_size": cfg.image_size >> s}), channels=cfg.discriminator_channels,
+                                width_mult=cfg.width_mult) for s in range(cfg.discriminator_scales)])
+    classifier = SwitchClassifier(**geometry, repr_channels=generator.repr_channels, fuse_channels=cfg.fuse_channels,
+                                  pool_size=cfg.pool_size, hidden=cfg.hidden, dropout=cfg.dropout,
+                                  width_mult=cfg.vgg_width_mult, batch_norm=cfg.vgg_batch_norm,
+                                  use_expression_repr=expression_representation)
+    return SwitchGAN(generator=generator, discriminator=discriminator, classifier=classifier)
+
+
 __all__ = [
     "L2Norm", "MultiScaleDiscriminator", "SwitchClassifier", "SwitchCodes", "SwitchDecoder", "SwitchEncoder",
     "SwitchGAN", "SwitchGenerator", "SwitchDiscriminator", "SwitchOutput", "SwitchUnit", "block_bounds",
     "channel_mask", "exchange_code", "expand_code", "halved_sizes", "init_gan_weights", "interpolate_blocks",
     "l2_normalize", "label_planes", "scale_widths", "split_blocks", "switch_blocks", "switch_codes",
-    "vgg19_features",
+    "vgg19_features", "build_switchgan",
 ]

@@ -28,16 +28,18 @@ from typing import Any, Callable
 
 import torch
 
-from genfer.train.checkpoint import (
+from genfer.config import RunConfig, config_document
+from genfer.io import (
     CheckpointError,
     latest_checkpoint,
-    load_checkpoint_config,
     load_into,
     load_state_dict,
     load_trainer_state,
+    read_config,
     save_checkpoint,
 )
-from genfer.train.distributed import DistInfo
+from genfer.io.rng import epoch_permutation
+from genfer.train.distributed import DistInfo, init_distributed
 from genfer.train.metrics_log import MetricsLog
 
 log = logging.getLogger(__name__)
@@ -82,17 +84,6 @@ def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], f
     return factor
 
 
-def epoch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
-    """The sample order of ``epoch`` (identical on every rank)."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=g)
-
-
-def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
-    """Generator for the random draws of global step ``step`` (``stream`` separates independent draws)."""
-    return torch.Generator().manual_seed((seed + 1) * 2_147_483_647 + step + stream * 1_000_000_007)
-
-
 def run_summary(loop_summary: dict[str, Any], *metrics: str) -> dict[str, Any]:
     """What a trainer returns: step, total steps, training seconds and the last value of each metric
     named (``None`` if it was never measured or is NaN)."""
@@ -106,7 +97,6 @@ def run_summary(loop_summary: dict[str, Any], *metrics: str) -> dict[str, Any]:
 def setup_process(*, threads: int, seed: int, dist_info: DistInfo | None = None) -> DistInfo:
     """Join torchrun's process group if launched under it, set the thread count (0: torch's default) and
     the torch seed of model initialisation; returns this process's rank/world/device."""
-    from genfer.train.distributed import init_distributed
 
     info = dist_info or init_distributed()
     if threads:
@@ -238,6 +228,16 @@ class TrainingRun:
         self.run_dir = Path(self.run_dir)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if self.info.is_main else None)
 
+    @classmethod
+    def from_config(cls, cfg: RunConfig, *, run_dir: str | Path, info: DistInfo,
+                    modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                    schedulers: dict[str, Any] | None = None, progress: bool = True) -> "TrainingRun":
+        """The run of ``cfg``: its ``config.json`` document (naming the method), name, checkpoint interval and
+        kept checkpoints come from the config's :class:`~genfer.config.RunConfig` fields."""
+        return cls(run_dir=Path(run_dir), config=config_document(cfg), modules=modules, optimizers=optimizers,
+                   info=info, schedulers=schedulers or {}, name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes,
+                   keep=cfg.keep_checkpoints, progress=progress)
+
     # ------------------------------------------------------------------ state
 
     def resume(self) -> bool:
@@ -245,7 +245,9 @@ class TrainingRun:
         ckpt = latest_checkpoint(self.run_dir)
         if ckpt is None:
             return False
-        length, other = config_changes(load_checkpoint_config(ckpt), self.config)
+        saved = read_config(ckpt)
+        saved.setdefault("method", self.config.get("method"))  # written before configs named their method
+        length, other = config_changes(saved, self.config)
         if other:
             raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: "
                                   f"{', '.join(other)}); use another --out or --no-resume")
@@ -361,8 +363,6 @@ __all__ = [
     "StopFlag",
     "TrainingRun",
     "cosine_with_warmup",
-    "epoch_permutation",
     "run_summary",
     "setup_process",
-    "step_generator",
 ]

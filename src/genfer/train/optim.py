@@ -25,4 +25,17 @@ def build_scheduler(optimizer: torch.optim.Optimizer, *, total_steps: int, warmu
     return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total_steps, warmup_steps))
 
 
-__all__ = ["build_optimizer", "build_scheduler"]
+def optimizer_step(loss: torch.Tensor, module: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
+                   scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, grad_clip: float = 0.0) -> None:
+    """One update: clear gradients, backpropagate ``loss``, clip ``module``'s gradient norm to ``grad_clip`` (> 0),
+    step the optimiser, then the scheduler."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
+__all__ = ["build_optimizer", "build_scheduler", "optimizer_step"]

@@ -19,16 +19,18 @@ averaged before each optimiser step (:func:`~genfer.train.distributed.average_gr
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from genfer.config import MAETrainConfig, PFViTModelConfig, PFViTTrainConfig, from_dict, to_dict
-from genfer.data.augment import augmented_batch, normalize
+from genfer.config import PFViTModelConfig, PFViTTrainConfig, to_dict
+from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
+from genfer.hub import load_model
+from genfer.io import CheckpointError, step_generator
+from genfer.io.images import normalize
 from genfer.losses.pfvit import (
     POKER,
     REAL,
@@ -39,24 +41,18 @@ from genfer.losses.pfvit import (
     emotion_loss,
     reconstruction_loss,
 )
-from genfer.models.mae import build_mae
-from genfer.models.pfvit import PFViT
+from genfer.metrics.classification import accuracy
+from genfer.metrics.extractors import load_recognizer_extractor
+from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
+from genfer.models.pfvit import PFViT, build_pfvit
 from genfer.predict import predict_probs
-from genfer.train.checkpoint import CheckpointError, load_checkpoint_config, load_state_dict, save_state_dict
-from genfer.train.distributed import DistInfo, average_gradients
-from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
-from genfer.train.mae import save_grid
+from genfer.render import save_grid
+from genfer.train.distributed import average_gradients
+from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler
-from genfer.train.recognizer import accuracy
+from genfer.train.runner import TrainContext, export_model_folder, trainer
 
 log = logging.getLogger(__name__)
-
-
-def build_pfvit(cfg: PFViTModelConfig, *, with_generator: bool = True, with_discriminator: bool = True) -> PFViT:
-    """A freshly initialised PF-ViT of the sizes ``cfg`` describes."""
-    mae = build_mae(cfg.mae)
-    return PFViT(encoder=mae.encoder, decoder=mae.decoder, num_classes=cfg.num_classes,
-                 se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator)
 
 
 def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> None:
@@ -64,17 +60,10 @@ def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig)
 
     The MAE's config must describe the same encoder and decoder as ``cfg.mae``.
     """
-    folder = Path(folder)
-    try:
-        mae_cfg = from_dict(MAETrainConfig, load_checkpoint_config(folder)).mae
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder} is not an MAE run ({exc})") from None
-    if to_dict(mae_cfg) != to_dict(cfg.mae):
+    loaded = load_model(folder, methods=("mae",))
+    if to_dict(loaded.config.mae) != to_dict(cfg.mae):
         raise CheckpointError(f"{folder}: its MAE sizes differ from model.mae of this PF-ViT config")
-    mae = build_mae(mae_cfg)
-    from genfer.train.checkpoint import load_into
-
-    load_into(mae, load_state_dict(folder / "model.safetensors"), source=str(folder))
+    mae = loaded.model
     model.encoder.load_state_dict(mae.encoder.state_dict())
     if model.generator is not None:
         model.generator.load_decoder(mae.decoder)
@@ -85,11 +74,9 @@ def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig)
 def orthogonality_network(cfg: PFViTModelConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The frozen feature network of the ``generic``/``fr`` options ((B, C, H, W) in [-1, 1] -> (B, F)), else None."""
     if cfg.orthogonality == "fr":
-        from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 
         return FaceIDEmbedder(load_dlib_face_resnet(), size=cfg.fr_size).to(device).eval().requires_grad_(False)
     if cfg.orthogonality == "generic":
-        from genfer.metrics.extractors import load_recognizer_extractor
 
         return load_recognizer_extractor(cfg.generic_model, device=str(device)).requires_grad_(False)
     return None
@@ -153,28 +140,17 @@ def pfvit_discriminator_loss(model: PFViT, x: torch.Tensor, x_hat: torch.Tensor,
                for out, kind in zip(logits, (REAL, RECONSTRUCTION, POKER)))
 
 
-def train_pfvit(
-    cfg: PFViTTrainConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = True,
-    progress: bool = True,
-    max_steps: int | None = None,
-    dist_info: DistInfo | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) PF-ViT; checkpoints, metrics, poker-face grids and ``final/`` go to ``run_dir``.
-
-    Returns:
-        Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (E → S → C on the val split).
-    """
-    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
-    run_dir = Path(run_dir)
+@trainer("pfvit")
+def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
+    """Train (or resume) PF-ViT: checkpoints, ``metrics.jsonl``, poker-face grids and ``final/`` (without D) in the
+    run folder. Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (E → S → C on val)."""
+    info, run_dir = ctx.info, ctx.run_dir
     enc = cfg.model.mae.encoder
     train, val = load_train_val(cfg.data, num_classes=cfg.model.num_classes, image_size=enc.image_size,
-                                in_chans=enc.in_chans, progress=progress and info.is_main)
+                                in_chans=enc.in_chans, progress=ctx.show_progress)
 
     model = build_pfvit(cfg.model)
-    if cfg.init_from and not (resume and (run_dir / "latest").is_file()):
+    if cfg.init_from and ctx.fresh:
         initialise_from_mae(model, cfg.init_from, cfg.model)
     model.to(info.device)
     feature_net = orthogonality_network(cfg.model, info.device)
@@ -186,12 +162,8 @@ def train_pfvit(
                           warmup_epochs=cfg.optim.warmup_epochs, seed=cfg.seed, info=info)
     sched_g = build_scheduler(opt_g, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
     sched_d = build_scheduler(opt_d, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
-    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"model": model},
-                      optimizers={"esgc": opt_g, "d": opt_d}, schedulers={"esgc": sched_g, "d": sched_d}, info=info,
-                      name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints,
-                      progress=progress)
-    if resume:
-        run.resume()
+    run = ctx.start(cfg, modules={"model": model}, optimizers={"esgc": opt_g, "d": opt_d},
+                    schedulers={"esgc": sched_g, "d": sched_d})
 
     def train_step(step: int) -> dict[str, float]:
         idx = plan.indices(step)
@@ -227,11 +199,9 @@ def train_pfvit(
         return {"epoch": plan.epoch(step), "val_accuracy": acc}
 
     hooks = [Hook(every=plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
-    summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
-                       start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels)})
-    if info.is_main and summary["finished"]:
-        export_pfvit(run_dir / "final", model, cfg)
-    return run_summary(summary, "val_accuracy")
+    return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("val_accuracy",),
+                      start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels)},
+                      export=lambda folder: export_model_folder(folder, cfg, model.state_dict()))
 
 
 @torch.no_grad()
@@ -242,17 +212,7 @@ def save_poker_grid(model: PFViT, images: torch.Tensor, path: Path) -> Path:
     return save_grid([x, out["x_hat"], out["x_tilde"], out["x_emo"]], path)
 
 
-def export_pfvit(folder: Path, model: PFViT, cfg: PFViTTrainConfig) -> Path:
-    """Write the trained PF-ViT without D (E, S, G, C: all that recognition and neutralisation need)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    save_state_dict(model.state_dict_without("discriminator."), folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    return folder
-
-
 __all__ = [
-    "build_pfvit",
-    "export_pfvit",
     "initialise_from_mae",
     "orthogonality_network",
     "pfvit_discriminator_loss",

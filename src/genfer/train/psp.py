@@ -14,24 +14,26 @@ generator: ``model.safetensors``), so a run resumes without it. ``final/`` holds
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from genfer.config import PSpTrainConfig, to_dict
-from genfer.data.augment import augmented_batch, normalize
-from genfer.data.pool import load_image_pool
+from genfer.data.augment import augmented_batch
+from genfer.data.pool import load_image_pool, split_holdout
 from genfer.inversion.criterion import InversionCriterion
-from genfer.models.inversion import PSp, build_psp_encoder, resize_to
+from genfer.inversion.load import inversion_parts, load_gan
+from genfer.io import CheckpointError, step_generator
+from genfer.io.images import normalize
+from genfer.metrics.ssim import mse, psnr, ssim
+from genfer.models.psp import PSp, build_psp_encoder, resize_to
 from genfer.models.stylegan2 import build_generator
-from genfer.train.checkpoint import CheckpointError, save_state_dict
-from genfer.train.distributed import DistInfo, average_gradients
-from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
-from genfer.train.mae import save_grid, split_holdout
+from genfer.render import save_grid
+from genfer.train.distributed import average_gradients
+from genfer.train.loop import BatchPlan, Hook
+from genfer.train.runner import TrainContext, export_model_folder, trainer
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +48,12 @@ def build_psp(cfg: PSpTrainConfig, *, load_generator: bool, device: torch.device
     encoder = build_psp_encoder(cfg.encoder, cfg.stylegan2)
     if not load_generator:
         return PSp(encoder=encoder, decoder=build_generator(cfg.stylegan2)).to(device)
-    from genfer.inversion.load import load_gan
-
-    gan = load_gan(cfg.generator, device=device)
-    if to_dict(gan.config) != to_dict(cfg.stylegan2):
-        raise CheckpointError(f"generator {gan.folder} has another architecture than this config's stylegan2 "
+    parts = inversion_parts(load_gan(cfg.generator, device=device))
+    if to_dict(parts.arch) != to_dict(cfg.stylegan2):
+        raise CheckpointError(f"generator {cfg.generator} has another architecture than this config's stylegan2 "
                               "section (copy its model section there)")
-    encoder.set_latent_avg(gan.latent_avg)
-    return PSp(encoder=encoder, decoder=gan.generator).to(device)
+    encoder.set_latent_avg(parts.latent_avg)
+    return PSp(encoder=encoder, decoder=parts.generator).to(device)
 
 
 def build_encoder_optimizer(cfg: PSpTrainConfig, module: torch.nn.Module) -> torch.optim.Optimizer:
@@ -64,40 +64,24 @@ def build_encoder_optimizer(cfg: PSpTrainConfig, module: torch.nn.Module) -> tor
     return create_optimizer_v2(module, opt=opt, lr=cfg.lr, weight_decay=0.0, betas=tuple(cfg.betas))
 
 
-def train_psp(
-    cfg: PSpTrainConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = True,
-    progress: bool = True,
-    max_steps: int | None = None,
-    dist_info: DistInfo | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) a pSp encoder; checkpoints, metrics, grids and ``final/`` go to ``run_dir``.
-
-    Returns:
-        Summary: ``step``, ``total_steps``, ``train_seconds`` and the last held-out ``val_loss``, ``val_mse``,
-        ``val_psnr``, ``val_ssim`` (None if never evaluated).
-    """
-    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
-    run_dir = Path(run_dir)
+@trainer("psp")
+def train_psp(cfg: PSpTrainConfig, ctx: TrainContext) -> dict[str, Any]:
+    """Train (or resume) a pSp encoder: checkpoints, ``metrics.jsonl``, grids and ``final/`` in the run folder.
+    Summary: ``step``, ``total_steps``, ``train_seconds`` and the last held-out ``val_loss``, ``val_mse``,
+    ``val_psnr``, ``val_ssim`` (None if never evaluated)."""
+    info, run_dir = ctx.info, ctx.run_dir
     g_cfg = cfg.stylegan2
     pool, _ = load_image_pool(cfg.sources, size=g_cfg.resolution, channels=g_cfg.img_channels, limit=cfg.limit,
-                              progress=progress and info.is_main)
+                              progress=ctx.show_progress)
     train_idx, held_idx = split_holdout(len(pool), cfg.holdout, cfg.seed)
     plan = BatchPlan.make(n=len(train_idx), batch_size=cfg.batch_size, epochs=1.0, warmup_epochs=0.0, seed=cfg.seed,
                           info=info)
     plan = replace(plan, total_steps=cfg.steps)
-    fresh = not (resume and (run_dir / "latest").is_file())
-    psp = build_psp(cfg, load_generator=fresh, device=info.device)
+    psp = build_psp(cfg, load_generator=ctx.fresh, device=info.device)
     encoder, decoder = psp.encoder, psp.decoder
     decoder.eval().requires_grad_(False)
     optimizer = build_encoder_optimizer(cfg, encoder)
-    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"model": psp}, optimizers={"encoder": optimizer},
-                      info=info, name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints,
-                      progress=progress)
-    if resume:
-        run.resume()
+    run = ctx.start(cfg, modules={"model": psp}, optimizers={"encoder": optimizer})
     criterion = InversionCriterion(cfg.loss, device=info.device)
     size = encoder.input_size
     b, local = plan.global_batch, plan.local
@@ -131,12 +115,11 @@ def train_psp(
         return out
 
     hooks = [Hook(every=cfg.eval_every_steps, fn=evaluate)] if len(held) else []
-    summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
-                       start_info={"train_images": plan.n, "heldout_images": len(held_idx),
-                                   "perceptual": criterion.perceptual_name})
-    if info.is_main and summary["finished"]:
-        export_psp(run_dir / "final", psp, cfg)
-    return run_summary(summary, "val_loss", "val_mse", "val_psnr", "val_ssim")
+    return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks,
+                      metrics=("val_loss", "val_mse", "val_psnr", "val_ssim"),
+                      start_info={"train_images": plan.n, "heldout_images": len(held_idx),
+                                  "perceptual": criterion.perceptual_name},
+                      export=lambda folder: export_model_folder(folder, cfg, psp.state_dict()))
 
 
 @torch.no_grad()
@@ -144,7 +127,6 @@ def evaluate_inversion(psp: PSp, criterion: InversionCriterion, images: torch.Te
                        batch_size: int = 32) -> dict[str, float]:
     """Mean loss terms (``val_<term>``, ``val_loss`` the total) and MSE / PSNR / SSIM (images scaled to [0, 1])
     of inverting ``images`` (N, C, H, W) in [-1, 1] with the generator's fixed noise."""
-    from genfer.metrics.ssim import mse, psnr, ssim
 
     psp.eval()
     size = psp.encoder.input_size
@@ -165,12 +147,4 @@ def evaluate_inversion(psp: PSp, criterion: InversionCriterion, images: torch.Te
     return {k: v / max(1, len(images)) for k, v in sums.items()}
 
 
-def export_psp(folder: Path, psp: PSp, cfg: PSpTrainConfig) -> Path:
-    """Write ``model.safetensors`` (encoder with ``latent_avg``, and generator) and ``config.json`` into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    save_state_dict(psp.state_dict(), folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    return folder
-
-
-__all__ = ["build_encoder_optimizer", "build_psp", "evaluate_inversion", "export_psp", "train_psp"]
+__all__ = ["build_encoder_optimizer", "build_psp", "evaluate_inversion", "train_psp"]

@@ -24,7 +24,6 @@ logged with each value), and ``final/`` (``model.safetensors``: the ``g_ema`` st
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -33,22 +32,39 @@ from typing import Any
 import torch
 from torch import nn
 
-from genfer.config import StyleGAN2TrainConfig, from_dict, to_dict
-from genfer.data.augment import augmented_batch, normalize
-from genfer.data.pool import load_image_pool
-from genfer.losses.stylegan2 import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, path_lengths, r1_penalty
-from genfer.models.stylegan2 import Generator, average_latent, build_discriminator, build_generator
-from genfer.train.checkpoint import (
+from genfer.config import StyleGAN2TrainConfig, to_dict
+from genfer.data.augment import augmented_batch
+from genfer.data.pool import load_image_pool, split_holdout
+from genfer.hub import load_model
+from genfer.inversion.load import inversion_parts, load_gan
+from genfer.io import (
     CheckpointError,
     latest_checkpoint,
-    load_checkpoint_config,
     load_into,
     load_state_dict,
-    save_state_dict,
+    step_generator,
 )
+from genfer.io.images import normalize
+from genfer.losses.stylegan2 import (
+    d_logistic_loss,
+    g_nonsaturating_loss,
+    path_length_penalty,
+    path_lengths,
+    r1_penalty,
+)
+from genfer.metrics.extractors import load_recognizer_extractor
+from genfer.metrics.features import FeatureAccumulator
+from genfer.metrics.frechet import frechet_distance_stats
+from genfer.models.stylegan2 import (
+    Generator,
+    average_latent,
+    build_discriminator,
+    build_generator,
+)
+from genfer.render import save_grid
 from genfer.train.distributed import DistInfo, average_gradients
-from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
-from genfer.train.mae import save_grid, split_holdout
+from genfer.train.loop import BatchPlan, Hook
+from genfer.train.runner import TrainContext, export_model_folder, trainer
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +158,6 @@ class FIDMonitor:
     """
 
     def __init__(self, real: torch.Tensor, *, model: str, style_dim: int, seed: int, device: torch.device) -> None:
-        from genfer.metrics.extractors import load_recognizer_extractor
 
         self.extractor = load_recognizer_extractor(model, device=str(device))
         self.name = self.extractor.name
@@ -152,7 +167,6 @@ class FIDMonitor:
 
     @torch.no_grad()
     def _stats(self, images: torch.Tensor) -> Any:
-        from genfer.metrics.features import FeatureAccumulator
 
         acc = FeatureAccumulator(self.name)
         for i in range(0, len(images), 128):
@@ -161,7 +175,6 @@ class FIDMonitor:
 
     def __call__(self, g: Generator) -> float:
         """FID of ``g``'s samples at the fixed z against the real images."""
-        from genfer.metrics.frechet import frechet_distance_stats
 
         return frechet_distance_stats(self.real, self._stats(generate(g, self.z, seed=self.seed)))
 
@@ -169,26 +182,19 @@ class FIDMonitor:
 # ----------------------------------------------------------------------------- training
 
 
-def train_stylegan2(
-    cfg: StyleGAN2TrainConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = True,
-    progress: bool = True,
-    max_steps: int | None = None,
-    dist_info: DistInfo | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) a StyleGAN2; checkpoints, metrics, sample grids, FID and ``final/`` go to ``run_dir``.
+@trainer("stylegan2")
+def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, Any]:
+    """Train (or resume) a StyleGAN2: checkpoints, ``metrics.jsonl``, sample grids, FID and ``final/`` (G_EMA with
+    ``latent_avg``, and the discriminator) in the run folder.
 
     Returns:
         Summary: ``step``, ``total_steps``, ``train_seconds``, ``kimg`` and ``fid`` (last value, None if never
         measured) with ``fid_extractor`` naming the features.
     """
-    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
-    run_dir = Path(run_dir)
+    info, run_dir = ctx.info, ctx.run_dir
     m = cfg.model
     pool, _ = load_image_pool(cfg.sources, size=m.resolution, channels=m.img_channels, limit=cfg.limit,
-                              progress=progress and info.is_main)
+                              progress=ctx.show_progress)
     train_idx, held_idx = split_holdout(len(pool), cfg.holdout, cfg.seed)
     plan = BatchPlan.make(n=len(train_idx), batch_size=cfg.batch_size, epochs=1.0, warmup_epochs=0.0,
                           seed=cfg.seed, info=info)
@@ -199,12 +205,10 @@ def train_stylegan2(
     accumulate(g_ema, g, 0.0)
     opt_g = lazy_adam(g, lr=cfg.lr, betas=cfg.betas, reg_every=cfg.g_reg_every if cfg.pl_weight > 0 else None)
     opt_d = lazy_adam(d, lr=cfg.lr, betas=cfg.betas, reg_every=cfg.d_reg_every if cfg.r1_gamma > 0 else None)
-    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"g": g, "d": d, "g_ema": g_ema},
-                      optimizers={"g": opt_g, "d": opt_d}, info=info, name=cfg.name,
-                      checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints, progress=progress)
-    run.extra_state = {"mean_path_length": 0.0}
-    if not (resume and run.resume()) and cfg.init_from:
+    if cfg.init_from and ctx.fresh:
         warm_start(cfg.init_from, g=g, g_ema=g_ema, d=d, arch=m)
+    run = ctx.start(cfg, modules={"g": g, "d": d, "g_ema": g_ema}, optimizers={"g": opt_g, "d": opt_d},
+                    extra_state={"mean_path_length": 0.0})
     last: dict[str, float] = {}
     b, local = plan.global_batch, plan.local
     d_only_steps = round(cfg.d_warmup_kimg * 1000 / b)
@@ -273,11 +277,11 @@ def train_stylegan2(
         return out
 
     hooks = [Hook(every=cfg.every_steps(cfg.eval_every_kimg), fn=evaluate)] if cfg.grid_images or fid else []
-    summary = run.loop(train_step, total_steps=plan.total_steps, max_steps=max_steps, hooks=hooks,
-                       start_info={"train_images": plan.n, "heldout_images": len(held_idx)})
-    if info.is_main and summary["finished"]:
-        export_stylegan2(run_dir / "final", g_ema, cfg, discriminator=d)
-    return run_summary(summary | {"kimg": run.step * b / 1000}, "kimg", "fid", "fid_extractor")
+    summary = ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("fid", "fid_extractor"),
+                         start_info={"train_images": plan.n, "heldout_images": len(held_idx)},
+                         export=lambda folder: export_model_folder(folder, cfg, generator_state(g_ema),
+                                                                   extra={"discriminator": d.state_dict()}))
+    return summary | {"kimg": run.step * b / 1000}
 
 
 def _optimise(loss: torch.Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> None:
@@ -315,18 +319,9 @@ DISCRIMINATOR_FILE = "discriminator.safetensors"
 """The trained D kept beside a generator's ``model.safetensors`` (warm starts, ASIT's inversion discriminator)."""
 
 
-def export_stylegan2(folder: Path, g_ema: Generator, cfg: StyleGAN2TrainConfig, *,
-                     discriminator: nn.Module | None = None) -> Path:
-    """Write ``model.safetensors`` (``g_ema``'s state dict and ``latent_avg`` (D,)), ``config.json`` and, when
-    given, the discriminator's state dict as ``discriminator.safetensors``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = dict(g_ema.state_dict())
-    state["latent_avg"] = average_latent(g_ema)
-    save_state_dict(state, folder / "model.safetensors")
-    if discriminator is not None:
-        save_state_dict(discriminator.state_dict(), folder / DISCRIMINATOR_FILE)
-    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    return folder
+def generator_state(g_ema: Generator) -> dict[str, torch.Tensor]:
+    """What a generator model folder's ``model.safetensors`` holds: ``g_ema``'s state dict and ``latent_avg`` (D,)."""
+    return dict(g_ema.state_dict()) | {"latent_avg": average_latent(g_ema)}
 
 
 def discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
@@ -341,13 +336,12 @@ def discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
 def warm_start(source: str | Path, *, g: Generator, g_ema: Generator, d: nn.Module, arch: Any) -> None:
     """Initialise G and G_EMA from the EMA generator of ``source`` (shipped name, model or run folder) and D from
     its discriminator when it keeps one (else D stays new). The generator's architecture must equal ``arch``."""
-    from genfer.inversion.load import load_gan
-
     gan = load_gan(source)
-    if to_dict(gan.config) != to_dict(arch):
+    parts = inversion_parts(gan)
+    if to_dict(parts.arch) != to_dict(arch):
         raise CheckpointError(f"init_from {source}: its generator has another architecture than this run's model "
                               "section")
-    state = gan.generator.state_dict()
+    state = parts.generator.state_dict()
     load_into(g, state, source=str(gan.folder))
     load_into(g_ema, state, source=str(gan.folder))
     d_state = discriminator_state(gan.folder)
@@ -373,14 +367,9 @@ def rosinality_checkpoint(folder: str | Path) -> dict[str, Any]:
         if ckpt is None:
             raise CheckpointError(f"{folder} is neither a StyleGAN2 checkpoint nor a run folder with one")
         folder = ckpt
-    try:
-        cfg = from_dict(StyleGAN2TrainConfig, load_checkpoint_config(folder))
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder} is not a StyleGAN2 run ({exc})") from None
+    g_ema = load_model(folder, methods=("stylegan2",)).model
     out: dict[str, Any] = {k: load_state_dict(folder / f"{k}.safetensors") for k in ("g_ema", "g", "d")}
-    g_ema = build_generator(cfg.model)
-    load_into(g_ema, out["g_ema"], source=str(folder))
-    out["latent_avg"] = average_latent(g_ema)
+    out["latent_avg"] = g_ema.latent_avg.clone()
     return out
 
 
@@ -398,7 +387,7 @@ __all__ = [
     "draw_styles",
     "ema_beta",
     "discriminator_state",
-    "export_stylegan2",
+    "generator_state",
     "fake_batch",
     "generate",
     "lazy_adam",

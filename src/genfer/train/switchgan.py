@@ -30,19 +30,19 @@ averaged before each optimiser step (:func:`~genfer.train.distributed.average_gr
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genfer.config import ConfigError, SwitchGANModelConfig, SwitchGANTrainConfig, from_dict, to_dict
-from genfer.data.augment import augmented_batch, normalize
+from genfer.config import SwitchGANTrainConfig
+from genfer.data.augment import augmented_batch
 from genfer.data.pairs import ExpressionPairSampler
 from genfer.data.tensors import load_train_val
+from genfer.io import step_generator
+from genfer.io.images import normalize
 from genfer.losses.switchgan import (
     FeatureFn,
     adversarial_d_loss,
@@ -56,44 +56,24 @@ from genfer.losses.switchgan import (
     reconstruction_loss,
     total_variation,
 )
-from genfer.models.switchgan import (MultiScaleDiscriminator, SwitchClassifier, SwitchDiscriminator, SwitchGAN,
-                                     SwitchGenerator, SwitchOutput)
+from genfer.metrics.classification import accuracy
+from genfer.metrics.lpips import load_genfer_lpips
+from genfer.models.switchgan import (
+    MultiScaleDiscriminator,
+    SwitchGenerator,
+    SwitchOutput,
+    build_switchgan,
+)
 from genfer.predict import predict_probs
-from genfer.train.checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint_config, load_into,
-                                     load_state_dict, save_state_dict)
+from genfer.render import save_grid
 from genfer.train.distributed import DistInfo, average_gradients
-from genfer.train.loop import BatchPlan, Hook, TrainingRun, run_summary, setup_process, step_generator
-from genfer.train.mae import save_grid
+from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler
-from genfer.train.recognizer import accuracy
+from genfer.train.runner import TrainContext, export_model_folder, trainer
 
 log = logging.getLogger(__name__)
 
 _STREAM_A, _STREAM_B, _STREAM_C = 1, 2, 3
-
-
-def build_switchgan(
-    cfg: SwitchGANModelConfig, *, expression_representation: bool = True, with_discriminator: bool = True
-) -> SwitchGAN:
-    """A freshly initialised G, D_1/D_2 (unless ``with_discriminator`` is False) and C of the sizes ``cfg`` gives.
-
-    ``expression_representation`` False builds C without G_enc(I) (the No_ExpR ablation).
-    """
-    geometry = {"in_chans": cfg.in_chans, "image_size": cfg.image_size, "num_classes": cfg.num_classes}
-    generator = SwitchGenerator(**geometry, channels=cfg.encoder_channels, width_mult=cfg.width_mult,
-                                code_channels=cfg.code_channels, interpolation_p=cfg.interpolation_p,
-                                allow_uneven=cfg.allow_uneven_blocks, skip_connections=cfg.skip_connections,
-                                residual_scale=cfg.residual_scale)
-    discriminator = None
-    if with_discriminator:  # D_1 on the full image, D_2 on the half-resolution copy, ...
-        discriminator = MultiScaleDiscriminator(discriminators=[
-            SwitchDiscriminator(**(geometry | {"image_size": cfg.image_size >> s}), channels=cfg.discriminator_channels,
-                                width_mult=cfg.width_mult) for s in range(cfg.discriminator_scales)])
-    classifier = SwitchClassifier(**geometry, repr_channels=generator.repr_channels, fuse_channels=cfg.fuse_channels,
-                                  pool_size=cfg.pool_size, hidden=cfg.hidden, dropout=cfg.dropout,
-                                  width_mult=cfg.vgg_width_mult, batch_norm=cfg.vgg_batch_norm,
-                                  use_expression_repr=expression_representation)
-    return SwitchGAN(generator=generator, discriminator=discriminator, classifier=classifier)
 
 
 def perceptual_network(name: str, device: torch.device | str = "cpu") -> FeatureFn:
@@ -102,7 +82,6 @@ def perceptual_network(name: str, device: torch.device | str = "cpu") -> Feature
     Returns a function (B, C, H, W) in [-1, 1] -> list of feature maps; inputs are resized and converted to
     the recognizer's input like ``genfer-lpips`` does; gradients reach the inputs, not the network.
     """
-    from genfer.metrics.lpips import load_genfer_lpips
 
     net = load_genfer_lpips(name, device=str(device)).requires_grad_(False)
     return lambda x: net.features(x.clamp(-1.0, 1.0))
@@ -307,32 +286,17 @@ class SwitchGANTrainer:
 # ----------------------------------------------------------------------------- run
 
 
-def train_switchgan(
-    cfg: SwitchGANTrainConfig,
-    run_dir: str | Path,
-    *,
-    resume: bool = True,
-    progress: bool = True,
-    max_steps: int | None = None,
-    dist_info: DistInfo | None = None,
-) -> dict[str, Any]:
-    """Train (or resume) the switch-unit GAN; checkpoints, metrics, transfer grids and ``final/`` go to ``run_dir``.
-
-    Returns:
-        Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (C on the val split).
-    """
-    info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
-    run_dir = Path(run_dir)
+@trainer("switchgan")
+def train_switchgan(cfg: SwitchGANTrainConfig, ctx: TrainContext) -> dict[str, Any]:
+    """Train (or resume) the switch-unit GAN: checkpoints, ``metrics.jsonl``, transfer grids and ``final/`` (G and
+    C, no D) in the run folder. Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (C)."""
+    info, run_dir = ctx.info, ctx.run_dir
     m = cfg.model
     train, val = load_train_val(cfg.data, num_classes=m.num_classes, image_size=m.image_size, in_chans=m.in_chans,
-                                progress=progress and info.is_main)
-    trainer = SwitchGANTrainer(cfg, images=train.images, labels=train.labels, info=info)
-    model = trainer.model
-    run = TrainingRun(run_dir=run_dir, config=to_dict(cfg), modules={"model": model}, optimizers=trainer.optimizers,
-                      schedulers=trainer.schedulers, info=info, name=cfg.name,
-                      checkpoint_minutes=cfg.checkpoint_minutes, keep=cfg.keep_checkpoints, progress=progress)
-    if resume:
-        run.resume()
+                                progress=ctx.show_progress)
+    gan = SwitchGANTrainer(cfg, images=train.images, labels=train.labels, info=info)
+    model = gan.model
+    run = ctx.start(cfg, modules={"model": model}, optimizers=gan.optimizers, schedulers=gan.schedulers)
 
     def evaluate(step: int) -> dict[str, float]:
         model.eval()
@@ -342,13 +306,11 @@ def train_switchgan(
                                run_dir / "grids" / f"step-{step:09d}.png")
         return {"val_accuracy": acc}
 
-    hooks = [Hook(every=trainer.plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
-    summary = run.loop(trainer.step, total_steps=trainer.total_steps, max_steps=max_steps, hooks=hooks,
-                       start_info={"train_images": trainer.plan.n, "val_images": 0 if val is None else len(val.labels),
-                                   "expression_pairs": len(trainer.sampler.pairs)})
-    if info.is_main and summary["finished"]:
-        export_switchgan(run_dir / "final", model, cfg)
-    return run_summary(summary, "val_accuracy")
+    hooks = [Hook(every=gan.plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
+    return ctx.finish(run, gan.step, total_steps=gan.total_steps, hooks=hooks, metrics=("val_accuracy",),
+                      start_info={"train_images": gan.plan.n, "val_images": 0 if val is None else len(val.labels),
+                                  "expression_pairs": len(gan.sampler.pairs)},
+                      export=lambda folder: export_model_folder(folder, cfg, model.state_dict()))
 
 
 def grid_references(labels: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -382,53 +344,9 @@ def save_transfer_grid(generator: SwitchGenerator, images: torch.Tensor, labels:
     return save_grid([a, b, out.image_c, out.image_d], path)
 
 
-def export_switchgan(folder: Path, model: SwitchGAN, cfg: SwitchGANTrainConfig) -> Path:
-    """Write G and C (all that transfer and recognition need; no D) with the run's config."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("discriminator.")}
-    save_state_dict(state, folder / "model.safetensors")
-    (folder / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    return folder
-
-
-@dataclass(frozen=True)
-class LoadedSwitchGAN:
-    """A trained switch-unit GAN (G and C, no D) with the config it was trained with."""
-
-    name: str
-    model: SwitchGAN
-    config: SwitchGANTrainConfig
-    folder: Path
-
-
-def load_switchgan(name_or_path: str | Path, *, device: str = "cpu") -> LoadedSwitchGAN:
-    """Load a trained model for inference: a run's ``final/``, a checkpoint folder, a run folder (its latest
-    checkpoint) or a shipped model name."""
-    from genfer.hub import resolve_model_folder
-
-    folder = resolve_model_folder(name_or_path)
-    if not (folder / "config.json").is_file() and latest_checkpoint(folder) is not None:
-        folder = latest_checkpoint(folder)
-    try:
-        cfg = from_dict(SwitchGANTrainConfig, load_checkpoint_config(folder))
-    except ConfigError as exc:
-        raise CheckpointError(f"{folder} is not a switch-unit GAN model ({exc})") from None
-    model = build_switchgan(cfg.model, expression_representation=cfg.expression_representation,
-                            with_discriminator=False)
-    weights = folder / "model.safetensors"
-    state = {k: v for k, v in load_state_dict(weights).items() if not k.startswith("discriminator.")}
-    load_into(model, state, source=str(weights))
-    name = folder.parent.name if folder.name == "final" or folder.name.startswith("ckpt-") else folder.name
-    return LoadedSwitchGAN(name=name, model=model.eval().to(device), config=cfg, folder=folder)
-
-
 __all__ = [
-    "LoadedSwitchGAN",
     "SwitchGANTrainer",
-    "build_switchgan",
-    "export_switchgan",
     "grid_references",
-    "load_switchgan",
     "perceptual_network",
     "save_transfer_grid",
     "train_switchgan",

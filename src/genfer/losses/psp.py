@@ -12,13 +12,12 @@ For an input x, its reconstruction y = G(w) and W+ code w (all images (B, C, H, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from genfer.config import InversionLossWeights
+from genfer.config import InversionLossWeights
 
 __all__ = ["id_loss", "inversion_loss", "l2_loss", "perceptual_loss", "w_reg_loss"]
 

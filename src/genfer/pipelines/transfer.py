@@ -1,6 +1,6 @@
 """Expression transfer between two photos with a trained switch-unit GAN (what ``genfer transfer`` calls).
 
->>> from genfer.transfer import ExpressionTransfer
+>>> from genfer.pipelines.transfer import ExpressionTransfer
 >>> tr = ExpressionTransfer("runs/switchgan-cpu/final")
 >>> result = tr.transfer("me.jpg", "smiling.jpg")
 >>> result.images["source_with_reference_expression"]          # (H, W) or (H, W, 3) uint8 crop
@@ -24,15 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from genfer.data.augment import to_tensor, to_uint8
+from genfer.io.images import to_tensor, to_uint8
 from genfer.faces.io import ImageReadError, load_image
 from genfer.hub import DEFAULT_RECOGNIZER
-from genfer.labels import class_names
+from genfer.labels import TRANSFER_LABEL_SOURCES, class_names
 
 OUTPUT_KEYS = ("source_with_reference_expression", "reference_with_source_expression")
 """Names of the two transferred faces (JSON keys and file-name suffixes)."""
 
-LABEL_SOURCES = ("classifier", "recognizer")
+LABEL_SOURCES = TRANSFER_LABEL_SOURCES
 """Where the expressions given to the switch unit come from."""
 
 
@@ -105,11 +105,11 @@ class ExpressionTransfer:
     def __init__(self, model: str | Path, *, device: str = "cpu", labels: str = "classifier",
                  recognizer: str | Path = DEFAULT_RECOGNIZER, detector: str = "auto") -> None:
         from genfer.api import Recognizer
-        from genfer.train.switchgan import load_switchgan
+        from genfer.hub import load_model
 
         if labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}, not {labels!r}")
-        self.loaded = load_switchgan(model, device=device)
+        self.loaded = load_model(model, device=device, methods=("switchgan",))
         m = self.loaded.config.model
         self.size, self.channels, self.template = m.image_size, m.in_chans, m.crop_template
         self.classes = class_names(m.num_classes)

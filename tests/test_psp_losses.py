@@ -8,7 +8,7 @@ import torch
 from genfer.config import InversionLossConfig, InversionLossWeights
 from genfer.inversion.criterion import InversionCriterion
 from genfer.inversion.project import noise_regularization, projection_lr
-from genfer.losses.inversion import id_loss, inversion_loss, l2_loss, perceptual_loss, w_reg_loss
+from genfer.losses.psp import id_loss, inversion_loss, l2_loss, perceptual_loss, w_reg_loss
 
 
 def test_ifer_appendix_weights_are_the_defaults():

@@ -1,6 +1,6 @@
 """Poker faces: PF-ViT's neutral version of each face in a photo (the API behind ``genfer neutralize``).
 
->>> from genfer.neutralize import Neutralizer
+>>> from genfer.pipelines.neutralize import Neutralizer
 >>> neu = Neutralizer("pfvit")                             # doctest: +SKIP
 >>> for result, faces in neu.iter_neutralize(["a.jpg"]):   # doctest: +SKIP
 ...     faces[0].poker_face                                # (H, W) uint8 aligned poker face
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from genfer.api import ImageInput, ImageResult, Recognizer
-from genfer.data.augment import to_tensor, to_uint8
-from genfer.train.checkpoint import CheckpointError
+from genfer.io.images import to_tensor, to_uint8
+from genfer.io import CheckpointError
 
 
 @dataclass

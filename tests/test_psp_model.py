@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genfer.config import PSP_PRESETS, STYLEGAN2_PRESETS, ConfigError, apply_overrides
-from genfer.models.inversion import (
+from genfer.models.psp import (
     GradualStyleBlock,
     GradualStyleEncoder,
     InversionEncoder,
@@ -14,7 +14,8 @@ from genfer.models.inversion import (
     build_psp_encoder,
 )
 from genfer.models.stylegan2 import build_discriminator, build_generator, channel_table
-from test_stylegan2 import _one_thread  # noqa: F401 - autouse: these tests run on one thread
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # these tests run on one thread (fixture: conftest.py)
 
 
 def tiny_encoder(**kw) -> GradualStyleEncoder:

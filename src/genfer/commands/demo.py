@@ -1,0 +1,34 @@
+"""``genfer demo``: recognise packaged sample photos (or yours) and write an HTML report.
+
+``--json`` prints one object ``{"report", "photos": [{"photo", "faces": [labels], "error"}]}`` (the summary of
+:func:`genfer.demo.run_demo`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from genfer.commands._common import add_common, emit, setup_threads
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("demo", help="recognise packaged sample photos and write an HTML report")
+    p.add_argument("paths", nargs="*", help="your own photos instead of the samples")
+    p.add_argument("--out", default="genfer-demo", help="output folder (default genfer-demo)")
+    add_common(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from genfer.api import Recognizer
+    from genfer.demo import run_demo
+    from genfer.faces.io import list_images, load_image
+
+    setup_threads(args)
+    rec = Recognizer(args.model)
+    photos = [(str(p), load_image(p)) for p in list_images(args.paths)] if args.paths else None
+    summary = run_demo(rec, args.out, photos)
+    lines = [f"{p['photo']}: {', '.join(p['faces']) or p['error']}" for p in summary["photos"]]
+    emit(args, summary, "\n".join(lines) + f"\nreport: {summary['report']}")
+    return 0

@@ -1,0 +1,38 @@
+"""Weights and tensor I/O every layer may use: safetensors state dicts, atomic checkpoints, model folders with
+their ``config.json``, image/tensor conversions and seeded random streams. Imports nothing else of genfer.
+
+Names are exported lazily, so that ``from genfer.io import CheckpointError`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CheckpointError": "files",
+    "atomic_write_bytes": "files",
+    "atomic_write_text": "files",
+    "latest_checkpoint": "model_folder",
+    "load_trainer_state": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "CONFIG_FILE": "model_folder",
+    "WEIGHTS_FILE": "model_folder",
+    "read_config": "model_folder",
+    "write_config": "model_folder",
+    "write_model_folder": "model_folder",
+    "epoch_permutation": "rng",
+    "step_generator": "rng",
+    "load_into": "weights",
+    "load_matching": "weights",
+    "load_state_dict": "weights",
+    "save_state_dict": "weights",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"genfer.io.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genfer.io' has no attribute {name!r}")
