@@ -41,7 +41,7 @@ declare -A CMD=(
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
-  [stylegan2-cont]="train stylegan2 --preset cpu --set init_from=psp-gray64 --set kimg=1000 --set d_warmup_kimg=10 --out $RUNS/stylegan2-cpu-cont"
+  [stylegan2-cont]="train stylegan2 --preset cpu --set init_from=psp-gray64 --set kimg=1000 --set d_warmup_kimg=50 --out $RUNS/stylegan2-cpu-cont"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
 )
 

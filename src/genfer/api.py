@@ -196,33 +196,50 @@ class Recognizer:
         for start in range(0, len(items), batch_images):
             yield from self._faces_chunk(items[start : start + batch_images], start, aligned)
 
+    def find_faces(self, item: ImageInput, index: int = 0, *,
+                   aligned: bool = False) -> tuple[ImageResult, list[np.ndarray], list[dict[str, Any]]]:
+        """Read one input and align its faces, without recognising them.
+
+        Returns its :class:`ImageResult` (no faces yet; ``error``/``readable`` set for unreadable images and
+        photos without a face; ``index`` names array inputs), the aligned crops as the model takes them and,
+        per crop, the keyword arguments of its :class:`FaceResult` other than the label (box, landmarks,
+        source, score). :meth:`face_result` completes a face from its probabilities.
+        """
+        res = ImageResult(path=_label_of(item, index))
+        try:
+            image = load_image(item)
+        except ImageReadError as exc:
+            res.error, res.readable = str(exc), False
+            return res, [], []
+        res.image_size = (image.shape[1], image.shape[0])
+        if aligned:
+            h, w = image.shape[:2]
+            return res, [self._aligned_crop(image)], [{"box": [0.0, 0.0, float(w), float(h)], "landmarks": None,
+                                                       "source": "aligned"}]
+        found = self.pipeline.process(image)
+        if not found:
+            res.error = "no face found"
+        crops, metas = [], []
+        for af in found:
+            crops.append(af.crop)
+            lm = None if af.face.landmarks is None else np.asarray(af.face.landmarks).tolist()
+            metas.append({"box": list(map(float, af.face.box)), "landmarks": lm, "source": af.face.source,
+                          "score": float(af.face.score)})
+        return res, crops, metas
+
+    def face_result(self, probs: np.ndarray, meta: dict[str, Any]) -> FaceResult:
+        """A :class:`FaceResult` from a face's probabilities over :attr:`classes` and its :meth:`find_faces` meta."""
+        return self._face_result(probs, **meta)
+
     def _faces_chunk(self, items: list[ImageInput], offset: int,
                      aligned: bool) -> list[tuple[ImageResult, list[np.ndarray]]]:
         results, crops, owners, metas = [], [], [], []
         for i, item in enumerate(items):
-            res = ImageResult(path=_label_of(item, offset + i))
+            res, found, found_metas = self.find_faces(item, offset + i, aligned=aligned)
             results.append((res, []))
-            try:
-                image = load_image(item)
-            except ImageReadError as exc:
-                res.error, res.readable = str(exc), False
-                continue
-            res.image_size = (image.shape[1], image.shape[0])
-            if aligned:
-                h, w = image.shape[:2]
-                crops.append(self._aligned_crop(image))
-                owners.append(i)
-                metas.append({"box": [0.0, 0.0, float(w), float(h)], "landmarks": None, "source": "aligned"})
-                continue
-            found = self.pipeline.process(image)
-            if not found:
-                res.error = "no face found"
-            for af in found:
-                crops.append(af.crop)
-                owners.append(i)
-                lm = None if af.face.landmarks is None else np.asarray(af.face.landmarks).tolist()
-                metas.append({"box": list(map(float, af.face.box)), "landmarks": lm, "source": af.face.source,
-                              "score": float(af.face.score)})
+            crops += found
+            metas += found_metas
+            owners += [i] * len(found)
         if crops:
             probs = self.predict_crops(np.stack(crops))
             for owner, p, meta, crop in zip(owners, probs, metas, crops):

@@ -43,3 +43,23 @@ def predict_probs(
         out.append(logits.float().softmax(-1).cpu())
     k = getattr(model, "num_classes", 8)
     return torch.cat(out) if out else torch.zeros(0, k)
+
+
+PRECISIONS = ("float32", "bfloat16")
+"""Network arithmetic of the batched generative pipelines: ``float32``, or ``bfloat16`` autocast."""
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a ``ValueError``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    return precision
+
+
+def autocast(device: torch.device | str, precision: str):
+    """The context that runs a network in ``precision``: bfloat16 autocast on ``device``'s type, or nothing.
+
+    bfloat16 is about twice as fast as float32 on CPUs with AMX or AVX-512 BF16 (and on GPUs); outputs differ at
+    bfloat16's precision (a few grey levels in images)."""
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=check_precision(precision) == "bfloat16")

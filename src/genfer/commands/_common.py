@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,21 +71,75 @@ class Results:
         self.records: list[dict[str, Any]] = []
         self.lines: list[str] = [header] if header else []
         self.unreadable: list[str] = []
+        self._waiting: deque[tuple[dict[str, Any], list[Future]]] = deque()
+        self._lock = threading.Lock()
+        self._late_error: BaseException | None = None
 
-    def add(self, record: dict[str, Any], lines: Iterable[str] = (), *, unreadable: str | None = None) -> None:
-        """One input's record (and its text lines); ``unreadable``: the error of an input that could not be read."""
+    def add(self, record: dict[str, Any], lines: Iterable[str] = (), *, unreadable: str | None = None,
+            pending: Iterable[Future] = ()) -> None:
+        """One input's record (and its text lines); ``unreadable``: the error of an input that could not be read.
+
+        ``pending``: the background writes of the files the record names (:class:`BackgroundWriter`). Its
+        ``--jsonl`` line is printed as soon as they are done (from the writing thread; records stay in input
+        order), never before; a failed write raises here or in :meth:`close`.
+        """
         self.records.append(record)
         self.lines.extend(lines)
         if unreadable is not None:
             self.unreadable.append(unreadable)
-        if self.jsonl:
-            print(dumps(record), flush=True)
+        pending = list(pending)
+        with self._lock:
+            self._waiting.append((record, pending))
+        for f in pending:
+            f.add_done_callback(self._written)
+        with self._lock:
+            self._print_ready(raise_errors=True)
+
+    def _written(self, _: Future) -> None:
+        """A write finished (in the writing thread): print what is ready, unless the main thread is at it."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._print_ready(raise_errors=False)
+            except BaseException as exc:  # e.g. a closed stdout: re-raised in the main thread
+                self._late_error = exc
+            finally:
+                self._lock.release()
+
+    def _print_ready(self, *, raise_errors: bool) -> None:
+        """With the lock: print (``--jsonl``) the records at the head of the queue whose files are all written."""
+        if raise_errors and self._late_error is not None:
+            exc, self._late_error = self._late_error, None
+            raise exc
+        while self._waiting:
+            record, pending = self._waiting[0]
+            if not all(f.done() for f in pending):
+                return
+            failed = next((f.exception() for f in pending if f.exception() is not None), None)
+            if failed is not None:
+                if raise_errors:
+                    self._waiting.popleft()
+                    raise failed
+                return
+            self._waiting.popleft()
+            if self.jsonl:
+                print(dumps(record), flush=True)
 
     def summary(self) -> dict[str, Any]:
         return {"n": len(self.records), "errors": sum(r.get("error") is not None for r in self.records),
                 "unreadable": len(self.unreadable), "results": self.records}
 
     def close(self) -> None:
+        """Wait for the records' files (re-raising a failed write), then print what is left to print."""
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    break
+                pending = self._waiting[0][1]
+            wait(pending)  # without the lock: the writing thread's callbacks must not block
+            with self._lock:
+                self._print_ready(raise_errors=True)
+        with self._lock:
+            self._print_ready(raise_errors=True)
         if self.jsonl:
             return
         print(dumps(self.summary()) if self.json else "\n".join(self.lines))
@@ -132,6 +189,84 @@ def save_png(image: "np.ndarray", path: Path, *, scale: int = 1) -> str:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     img.save(path)
     return str(path)
+
+
+class BackgroundWriter:
+    """Writes files (PNGs, arrays) in a background thread while the networks run on the next batch.
+
+    ``submit(fn, *args)`` queues ``fn(*args)`` and returns its :class:`~concurrent.futures.Future`; at most
+    ``max_pending`` writes wait (``submit`` blocks beyond, bounding memory). A failed write re-raises in the
+    caller at the next ``submit`` or at :meth:`close`, which waits for every write: use it as a context manager
+    so each file is written before the command returns. ``threads=0`` writes inline.
+    """
+
+    def __init__(self, *, threads: int = 1, max_pending: int = 256) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="genfer-write") if threads > 0 else None
+        self._slots = threading.BoundedSemaphore(max(1, max_pending))
+        self._futures: deque[Future] = deque()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        if self._pool is None:
+            done: Future = Future()
+            done.set_result(fn(*args, **kwargs))
+            return done
+        self._raise_failed()
+        self._slots.acquire()
+        try:
+            future = self._pool.submit(fn, *args, **kwargs)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+        return future
+
+    def _raise_failed(self, *, block: bool = False) -> None:
+        while self._futures and (block or self._futures[0].done()):
+            self._futures.popleft().result()
+
+    def close(self) -> None:
+        """Wait for every queued write; re-raise the first that failed."""
+        try:
+            self._raise_failed(block=True)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> "BackgroundWriter":
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._pool is not None:  # already failing: finish the queued writes, keep the original error
+            self._pool.shutdown(wait=True)
+
+
+def add_batch_options(p: argparse.ArgumentParser, *, batch_size: int, unit: str = "faces") -> None:
+    """``--batch-size``, ``--precision`` and ``--progress`` of the batched generative commands."""
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help=f"{unit} per network batch, across inputs (default {batch_size})")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                   help="network arithmetic: float32 (default) or bfloat16 autocast (about 2x faster on CPUs with "
+                        "AMX / AVX-512 BF16; images may differ by a few grey levels)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+
+
+def check_batch_size(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, not {args.batch_size}")
+    return args.batch_size
+
+
+def progress_bar(args: argparse.Namespace, total: int, unit: str) -> Any:
+    """A tqdm bar on stderr over ``total`` inputs: when stderr is a terminal (or ``--progress``), not with
+    ``--quiet``; on a terminal it appears only once the command has run for a second (long inputs)."""
+    from tqdm import tqdm
+
+    forced = bool(getattr(args, "progress", False))
+    show = not getattr(args, "quiet", False) and (forced or sys.stderr.isatty())
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=not show, delay=0 if forced else 1.0)
 
 
 def import_ref(ref: str) -> Any:

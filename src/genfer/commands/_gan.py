@@ -26,7 +26,8 @@ def setup_gan(args: argparse.Namespace) -> Any:
 def face_inverter(args: argparse.Namespace, gan: Any) -> Any:
     from genfer.inversion.faces import FaceInverter
 
-    return FaceInverter(gan, refine_steps=args.refine, detector=args.detector)
+    kwargs = {k: getattr(args, k) for k in ("batch_size", "precision") if getattr(args, k, None) is not None}
+    return FaceInverter(gan, refine_steps=args.refine, detector=args.detector, **kwargs)
 
 
 def add_gan_options(p: argparse.ArgumentParser, *, refine: bool, jsonl: bool = False) -> None:

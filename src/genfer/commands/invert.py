@@ -10,6 +10,10 @@ Aligns every face to the generator's crop template at its resolution, inverts it
 "latent"}], "error"}``; ``--jsonl`` prints those per-input objects, one per line as each input finishes.
 Unreadable images are reported and make the exit code 2; a photo without a face is reported in its ``error``.
 
+Without ``--refine`` the faces of consecutive inputs are encoded in batches of ``--batch-size``; the files are
+written in a background thread (a ``--jsonl`` line is printed once its files are written). A progress bar goes
+to stderr on a terminal (``--progress``: always; ``--quiet``: never).
+
 ``--model``: see :mod:`genfer.commands._gan`.
 """
 
@@ -21,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from genfer.commands._common import Results, expand_or_fail, finish, save_png
+from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, check_batch_size, expand_or_fail,
+                                     finish, progress_bar, save_png)
 from genfer.commands._gan import add_gan_options, face_inverter, setup_gan
 
 
@@ -39,31 +44,40 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="image files and/or folders")
     p.add_argument("--out", required=True, help="output folder")
     add_gan_options(p, refine=True, jsonl=True)
+    add_batch_options(p, batch_size=64)
     return p
 
 
+def _write_face(face, base: Path) -> None:
+    np.save(base.with_name(base.name + "_wplus.npy"), face.wplus.astype(np.float32))
+    save_png(face.aligned, base.with_name(base.name + "_aligned.png"))
+    save_png(face.reconstruction, base.with_name(base.name + "_recon.png"))
+
+
 def run(args: argparse.Namespace) -> int:
+    batch_size = check_batch_size(args)
     items = expand_or_fail(args.paths)
     gan = setup_gan(args)
     inverter = face_inverter(args, gan)
     out_dir = Path(args.out)
     out, used = Results(args), {}
-    for res in inverter.iter_invert(items, aligned=args.aligned):
-        stem = _unique_stem(res.path, used)
-        faces, lines = [], []
-        for k, face in enumerate(res.faces):
-            base = stem if k == 0 else f"{stem}_{k + 1}"
-            latent = out_dir / f"{base}_wplus.npy"
-            np.save(latent, face.wplus.astype(np.float32))
-            faces.append({"box": [round(v, 1) for v in face.box], "source": face.source,
-                          "aligned": save_png(face.aligned, out_dir / f"{base}_aligned.png"),
-                          "reconstruction": save_png(face.reconstruction, out_dir / f"{base}_recon.png"),
-                          "latent": str(latent)})
-            note = " (no face detected: whole image)" if face.source == "whole-image" else ""
-            lines.append(f"{Path(res.path).name:<40} {k + 1:>4} -> {faces[-1]['reconstruction']}{note}")
-        if res.error:
-            lines.append(f"{Path(res.path).name:<40} {'-':>4} ({res.error})")
-        out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
-                unreadable=None if res.readable else res.error)
-    out.close()
+    with BackgroundWriter(max_pending=4 * batch_size) as writer, progress_bar(args, len(items), "img") as bar:
+        for res in inverter.iter_invert(items, aligned=args.aligned):
+            stem = _unique_stem(res.path, used)
+            faces, lines, pending = [], [], []
+            for k, face in enumerate(res.faces):
+                base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
+                pending.append(writer.submit(_write_face, face, base))
+                faces.append({"box": [round(v, 1) for v in face.box], "source": face.source,
+                              "aligned": str(base.with_name(base.name + "_aligned.png")),
+                              "reconstruction": str(base.with_name(base.name + "_recon.png")),
+                              "latent": str(base.with_name(base.name + "_wplus.npy"))})
+                note = " (no face detected: whole image)" if face.source == "whole-image" else ""
+                lines.append(f"{Path(res.path).name:<40} {k + 1:>4} -> {faces[-1]['reconstruction']}{note}")
+            if res.error:
+                lines.append(f"{Path(res.path).name:<40} {'-':>4} ({res.error})")
+            out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
+                    unreadable=None if res.readable else res.error, pending=pending)
+            bar.update(1)
+        out.close()
     return finish("invert", out.unreadable, len(items))

@@ -1,10 +1,15 @@
 """``genfer neutralize``: PF-ViT poker faces of the faces in photos.
 
     genfer neutralize PATH... --out DIR [--aligned] [--model NAME_OR_PATH] [--all] [--json | --jsonl]
+                      [--batch-size 64] [--precision float32|bfloat16]
 
 ``--json`` prints one object ``{"n", "errors", "unreadable", "results"}``; each result is the image's
 ``genfer recognize`` object whose faces also carry ``poker_face`` (and ``strip`` with ``--all``): the PNGs
 written. ``--jsonl`` prints the per-image objects, one per line as each image finishes.
+
+The faces of consecutive inputs run through the networks in batches of ``--batch-size``; the PNGs are written
+in a background thread (a ``--jsonl`` line is printed once its files are written). A progress bar goes to
+stderr on a terminal (``--progress``: always; ``--quiet``: never).
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from genfer.commands._common import (Results, add_common, add_detector, expand_or_fail, finish, save_png,
-                                     setup_threads)
+from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, add_common, add_detector,
+                                     check_batch_size, expand_or_fail, finish, progress_bar, save_png, setup_threads)
 
 __all__ = ["add_parser", "run", "save_png"]
 
@@ -33,31 +38,40 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                                                       "emotion image G(V_e)")
     p.add_argument("--scale", type=int, default=1, help="enlarge the written images N times (nearest)")
     add_detector(p)
+    add_batch_options(p, batch_size=64)
     return p
+
+
+def _strip(images) -> np.ndarray:
+    return np.concatenate([images.aligned, images.reconstruction, images.poker_face, images.emotion], axis=1)
 
 
 def run(args: argparse.Namespace) -> int:
     from genfer.pipelines.neutralize import Neutralizer
 
     setup_threads(args)
+    batch_size = check_batch_size(args)
     items = expand_or_fail(args.paths)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    neu = Neutralizer(args.model, detector=args.detector)
+    neu = Neutralizer(args.model, detector=args.detector, batch_size=batch_size, precision=args.precision)
     out = Results(args)
-    for result, faces in neu.iter_neutralize(items, aligned=args.aligned):
-        record = result.to_dict()
-        stem = Path(result.path).stem
-        lines = []
-        for k, (face, images) in enumerate(zip(record["faces"], faces)):
-            base = out_dir / f"{stem}_face{k + 1}"
-            face["poker_face"] = save_png(images.poker_face, base.with_name(base.name + "_poker.png"), scale=args.scale)
-            if args.all:
-                strip = np.concatenate([images.aligned, images.reconstruction, images.poker_face, images.emotion], axis=1)
-                face["strip"] = save_png(strip, base.with_name(base.name + "_strip.png"), scale=args.scale)
-            lines.append(f"{Path(result.path).name:<40} {k + 1:>4} {face['label']:<10} -> {face['poker_face']}")
-        if result.error and not faces:
-            lines.append(f"{Path(result.path).name:<40} {'-':>4} ({result.error})")
-        out.add(record, lines, unreadable=None if result.readable else result.error)
-    out.close()
+    with BackgroundWriter(max_pending=4 * batch_size) as writer, progress_bar(args, len(items), "img") as bar:
+        for result, faces in neu.iter_neutralize(items, aligned=args.aligned, poker_only=not args.all):
+            record = result.to_dict()
+            stem = Path(result.path).stem
+            lines, pending = [], []
+            for k, (face, images) in enumerate(zip(record["faces"], faces)):
+                base = out_dir / f"{stem}_face{k + 1}"
+                face["poker_face"] = str(base.with_name(base.name + "_poker.png"))
+                pending.append(writer.submit(save_png, images.poker_face, Path(face["poker_face"]), scale=args.scale))
+                if args.all:
+                    face["strip"] = str(base.with_name(base.name + "_strip.png"))
+                    pending.append(writer.submit(save_png, _strip(images), Path(face["strip"]), scale=args.scale))
+                lines.append(f"{Path(result.path).name:<40} {k + 1:>4} {face['label']:<10} -> {face['poker_face']}")
+            if result.error and not faces:
+                lines.append(f"{Path(result.path).name:<40} {'-':>4} ({result.error})")
+            out.add(record, lines, unreadable=None if result.readable else result.error, pending=pending)
+            bar.update(1)
+        out.close()
     return finish("neutralize", out.unreadable, len(items))

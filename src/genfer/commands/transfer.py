@@ -12,6 +12,10 @@ DIR. ``--json`` prints one object ``{"n", "errors", "unreadable", "results"}`` w
 "error"}``; ``--jsonl`` prints those per-pair objects, one per line as each pair finishes. A pair whose
 image cannot be read or has no face is reported with its ``error``; unreadable
 images make the exit code 2.
+
+Pairs run through the networks in batches of ``--batch-size``; the PNGs are written in a background thread (a
+``--jsonl`` line is printed once its files are written). A progress bar goes to stderr on a terminal
+(``--progress``: always; ``--quiet``: never).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import Results, add_common, add_detector, finish, setup_threads
+from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, add_common, add_detector,
+                                     check_batch_size, finish, progress_bar, setup_threads)
 from genfer.hub import MODEL_ALIASES
 
 TRANSFER_METHODS: dict[str, str] = {"switchgan": MODEL_ALIASES["switchgan"]}
@@ -92,6 +97,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help="recognizer that reads the outputs' expressions")
     add_detector(p)
     add_common(p, model=False, jsonl=True)
+    add_batch_options(p, batch_size=64, unit="pairs")
     return p
 
 
@@ -99,25 +105,31 @@ def run(args: argparse.Namespace) -> int:
     from genfer.pipelines.transfer import ExpressionTransfer
 
     setup_threads(args)
+    batch_size = check_batch_size(args)
     pairs = _pairs(args)
     tr = ExpressionTransfer(args.model or TRANSFER_METHODS[args.method], labels=args.labels,
-                            recognizer=args.recognizer, detector=args.detector)
+                            recognizer=args.recognizer, detector=args.detector, batch_size=batch_size,
+                            precision=args.precision)
     out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     out = Results(args)
-    for k, (source, reference) in enumerate(pairs):
-        res = tr.transfer(source, reference, aligned=args.aligned)
-        paths = {} if res.error else res.save(out_dir, _stem(k, source, reference, len(pairs) > 1))
-        if res.error:
-            line = f"{source.name} <-> {reference.name}: error: {res.error}"
-        else:
-            rec = res.recognized
-            note = " (no face detected, whole image used)" if "whole-image" in res.faces.values() else ""
-            line = (f"{source.name} ({res.expressions['source']}) <-> {reference.name} "
-                    f"({res.expressions['reference']}): {paths['grid']}; outputs read as "
-                    f"{rec['source_with_reference_expression']['label']} / "
-                    f"{rec['reference_with_source_expression']['label']}{note}")
-        out.add(res.to_dict(paths), [line], unreadable=None if res.readable else res.error)
-    out.close()
+    with BackgroundWriter(max_pending=2 * batch_size) as writer, progress_bar(args, len(pairs), "pair") as bar:
+        for k, ((source, reference), res) in enumerate(zip(pairs, tr.iter_transfer(pairs, aligned=args.aligned))):
+            stem = _stem(k, source, reference, len(pairs) > 1)
+            paths = {} if res.error else res.output_paths(out_dir, stem)
+            pending = [] if res.error else [writer.submit(res.save, out_dir, stem)]
+            if res.error:
+                line = f"{source.name} <-> {reference.name}: error: {res.error}"
+            else:
+                rec = res.recognized
+                note = " (no face detected, whole image used)" if "whole-image" in res.faces.values() else ""
+                line = (f"{source.name} ({res.expressions['source']}) <-> {reference.name} "
+                        f"({res.expressions['reference']}): {paths['grid']}; outputs read as "
+                        f"{rec['source_with_reference_expression']['label']} / "
+                        f"{rec['reference_with_source_expression']['label']}{note}")
+            out.add(res.to_dict(paths), [line], unreadable=None if res.readable else res.error, pending=pending)
+            bar.update(1)
+        out.close()
     return finish("transfer", out.unreadable, len(pairs), what="pairs have an unreadable image")
 
 

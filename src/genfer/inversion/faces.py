@@ -29,6 +29,7 @@ from genfer.inversion.load import inversion_parts
 from genfer.inversion.project import project
 from genfer.io.images import to_tensor, to_uint8
 from genfer.models.psp import resize_to
+from genfer.predict import autocast, check_precision
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,20 @@ class FaceInverter:
         loss: the refinement objective (default: the pSp model's training loss, else IFER's weights with the
             offline perceptual network).
         detector: face detector backend (``auto``, ``mediapipe``, ``haar``).
-        batch_size: faces per encoder / refinement batch.
+        batch_size: faces per encoder / refinement batch; :meth:`iter_invert` groups the faces of consecutive
+            inputs into batches of this size when there is no refinement.
         seed: seeds the refinement's code noise.
+        precision: ``float32`` or ``bfloat16`` autocast for the encoder and the generator's rendering (not the
+            refinement): about twice as fast on CPUs with AMX or AVX-512 BF16, images differ by a few grey levels.
     """
 
     def __init__(self, gan: LoadedModel, *, refine_steps: int = 0, loss: InversionLossConfig | None = None,
-                 detector: str = "auto", batch_size: int = 16, seed: int = 0) -> None:
+                 detector: str = "auto", batch_size: int = 16, seed: int = 0, precision: str = "float32") -> None:
         if refine_steps < 0:
             raise ValueError(f"refine steps must be >= 0, not {refine_steps}")
+        if batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, not {batch_size}")
+        self.precision = check_precision(precision)
         parts = inversion_parts(gan)
         if parts.encoder is None and refine_steps == 0:
             raise ValueError(f"{gan.folder} is a generator without an inversion encoder: give refinement steps "
@@ -126,8 +133,9 @@ class FaceInverter:
         x = x.to(self.device)
         wplus = None
         if self.parts.encoder is not None:
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.device, self.precision):
                 wplus = self.parts.encoder(resize_to(x, self.parts.encoder.input_size))
+            wplus = wplus.float()
         if self.refine_steps:
 
             res = project(self.parts.generator, x, latent_avg=self.parts.latent_avg, criterion=self.criterion,
@@ -138,7 +146,9 @@ class FaceInverter:
     @torch.no_grad()
     def render(self, wplus: torch.Tensor) -> torch.Tensor:
         """Images (B, C, S, S) in [-1, 1] of W+ codes (B, n_latent, D), with the generator's fixed noise maps."""
-        return self.parts.generator.synthesis(wplus.to(self.device), randomize_noise=False).clamp(-1, 1)
+        with autocast(self.device, self.precision):
+            images = self.parts.generator.synthesis(wplus.to(self.device), randomize_noise=False)
+        return images.float().clamp(-1, 1)
 
     def invert_crops(self, crops: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Aligned crops (N, S, S[, 3]) uint8 -> per crop (reconstruction uint8, W+ (n_latent, D) float32)."""
@@ -166,23 +176,44 @@ class FaceInverter:
         return [([float(v) for v in af.face.box], af.face.source, af.crop) for af in self.pipeline.process(image)]
 
     def iter_invert(self, inputs: Sequence[Any], *, aligned: bool = False) -> Iterator[ImageInversion]:
-        """Invert every face of every input (paths, arrays, PIL images), one result per input, in order."""
+        """Invert every face of every input (paths, arrays, PIL images), one result per input, in order, streaming.
+
+        Without refinement the faces of consecutive inputs are grouped into batches of :attr:`batch_size`, each
+        encoded and rendered at once, and a batch's results are yielded as soon as it is done. With refinement
+        each input's faces are one optimisation (as :meth:`invert_crops`), so that a face's result does not
+        depend on the other inputs (the seeded code noise is drawn per batch). Unreadable images and photos
+        without a face are reported in their result.
+        """
         from genfer.faces.io import ImageReadError, load_image
 
+        limit = self.batch_size if not self.refine_steps else 1
+        pending: list[tuple[ImageInversion, list[tuple[list[float], str, np.ndarray]]]] = []
+        n_faces = 0
         for i, item in enumerate(inputs):
             res = ImageInversion(path=str(item) if isinstance(item, (str, os.PathLike)) else f"<input {i}>")
+            found: list[tuple[list[float], str, np.ndarray]] = []
             try:
                 image = load_image(item)
             except ImageReadError as exc:
                 res.error, res.readable = str(exc), False
-                yield res
-                continue
-            found = self.faces_of(image, aligned=aligned)
-            if not found:
-                res.error = "no face found"
-            crops = np.stack([c for _, _, c in found]) if found else None
-            if crops is not None:
-                for (box, source, crop), (recon, code) in zip(found, self.invert_crops(crops)):
-                    res.faces.append(InvertedFace(box=box, source=source, aligned=crop, reconstruction=recon,
-                                                  wplus=code))
+            else:
+                found = self.faces_of(image, aligned=aligned)
+                if not found:
+                    res.error = "no face found"
+            pending.append((res, found))
+            n_faces += len(found)
+            if n_faces >= limit or not n_faces:  # a full batch, or only faceless inputs waiting: out they go
+                yield from self._finish(pending)
+                pending, n_faces = [], 0
+        yield from self._finish(pending)
+
+    def _finish(self, pending: list[tuple[ImageInversion, list[tuple[list[float], str, np.ndarray]]]]
+                ) -> Iterator[ImageInversion]:
+        crops = [c for _, found in pending for _, _, c in found]
+        inverted = self.invert_crops(np.stack(crops)) if crops else []
+        k = 0
+        for res, found in pending:
+            for (box, source, crop), (recon, code) in zip(found, inverted[k : k + len(found)]):
+                res.faces.append(InvertedFace(box=box, source=source, aligned=crop, reconstruction=recon, wplus=code))
+            k += len(found)
             yield res

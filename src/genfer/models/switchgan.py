@@ -594,6 +594,30 @@ class SwitchGenerator(nn.Module):
         residual = self._decode(r_c, r_a, codes.c.to(r_a.device), images, [s[:b] for s in skips_ab])
         return self.compose(images, residual)
 
+    def exchange(
+        self,
+        images_a: torch.Tensor,
+        images_b: torch.Tensor,
+        labels_a: torch.Tensor,
+        labels_b: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(I_c, I_d) alone: each face of a with b's expression and each of b with a's, decoding two outputs of
+        the four :meth:`forward` decodes (inference; shapes as :meth:`forward`).
+
+        Returns:
+            ``forward(images_a, images_b, labels_a, labels_b)``'s ``image_c`` and ``image_d``.
+        """
+        self._check_images(images_a, images_b)
+        b = images_a.shape[0]
+        base = torch.cat([images_a, images_b])
+        r_ab, skips_ab = self.encoder(base, return_skips=True)
+        r_a, r_b = r_ab[:b], r_ab[b:]
+        r_c, r_d, codes = self.switch(r_a, r_b, labels_a, labels_b)
+        residual = self._decode(torch.cat([r_c, r_d]), r_ab, torch.cat([codes.c, codes.d]).to(r_a.device), base,
+                                skips_ab)
+        image_c, image_d = self.compose(base, residual).split(b)
+        return image_c, image_d
+
     def forward(
         self,
         images_a: torch.Tensor,
