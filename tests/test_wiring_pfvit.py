@@ -1,0 +1,189 @@
+"""Wiring of PF-ViT's training step: what D and the E/S/G/C losses receive (paper Eqs. 2, 5-8).
+
+One step of the tiny preset through ``train_pfvit`` with recorders on the functions and methods the step
+calls. D has K + 1 outputs: for a real face the target is its class and "real" (d^{K+1} = 1); for the
+reconstruction x̂ its class and "fake"; for the poker face x̃ the neutral class and "fake" (Eq. 8). The
+generator side asks D to call x̂ and x̃ real, with the same class targets.
+"""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import genfer.train.pfvit as pf
+from genfer.config import PFVIT_PRESETS, apply_overrides
+
+W = {"emo": 1.3, "rec": 0.7, "adv": 0.9, "ortho": 0.4}
+
+
+def bce_sum_mean(logits, targets):
+    """-E Σ_k [d^k log σ(l_k) + (1 - d^k) log(1 - σ(l_k))] written out."""
+    p = torch.sigmoid(logits.double())
+    t = targets.double()
+    return (-(t * torch.log(p) + (1 - t) * torch.log(1 - p))).sum(1).mean()
+
+
+def d_targets(cls, k, real):
+    t = torch.zeros(len(cls), k + 1, dtype=torch.float64)
+    t[torch.arange(len(cls)), cls] = 1.0
+    t[:, k] = real
+    return t
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, module_spy):
+    from conftest import write_class_folders
+
+    spy, mp = module_spy, module_spy.patch
+    tmp = tmp_path_factory.mktemp("pfvit-wiring")
+    root = write_class_folders(tmp / "data", {"train": 4})
+    cfg = apply_overrides(PFVIT_PRESETS["tiny"], [
+        "data.dataset=folder", f"data.root={root}", "data.val_split=", "data.limit_train=0", "threads=1",
+        "grid_images=0", *(f"weights.{k}={v}" for k, v in W.items())])
+    rec: dict = {"disc_frozen": []}
+    real_build = pf.build_pfvit
+
+    def build(m, **kw):
+        model = real_build(m, **kw)
+        rec["model"] = model
+        rec["separate"] = spy(model, "separate")
+        rec["generate"] = spy(model, "generate")
+        rec["disc"] = spy(model.discriminator, "forward")
+        return model
+
+    mp.setattr(pf, "build_pfvit", build)
+
+    def note_disc(*args, **kwargs):
+        rec["disc_frozen"].append(not any(p.requires_grad for p in rec["model"].discriminator.parameters()))
+
+    rec.update(
+        data=spy(pf, "load_train_val"), aug=spy(pf, "augmented_batch"),
+        g_losses=spy(pf, "pfvit_generator_losses", before=note_disc),
+        d_loss=spy(pf, "pfvit_discriminator_loss", before=note_disc),
+        dis=spy(pf, "discrimination_loss"), emo=spy(pf, "emotion_loss"), rec=spy(pf, "reconstruction_loss"),
+        ortho=spy(pf, "abs_cosine"))
+    pf.train_pfvit(cfg, tmp / "run", progress=False, max_steps=1)
+    train = rec["data"][0].out[0]
+    raw = rec["aug"][0].args[0]
+    idx = [next(i for i in range(len(train.images)) if torch.equal(train.images[i], r)) for r in raw]
+    rec["labels"] = train.labels[idx]
+    rec["targets"] = train.targets[idx]
+    rec["classes"] = train.classes
+    rec["metrics"] = [json.loads(line) for line in (tmp / "run" / "metrics.jsonl").read_text().splitlines()]
+    return cfg, rec
+
+
+def test_batch_labels_and_neutral_class(recorded):
+    cfg, rec = recorded
+    y = rec["labels"]
+    assert rec["classes"][cfg.model.neutral] == "neutral"
+    assert (y == cfg.model.neutral).any() and (y != cfg.model.neutral).any(), "the batch must mix neutral and not"
+    x = rec["aug"][0].out
+    args = rec["g_losses"][0].args
+    assert args[1] is x and torch.equal(args[2], y)
+
+
+def test_generator_images_come_from_the_right_tokens(recorded):
+    _, rec = recorded
+    x = rec["aug"][0].out
+    (sep_call,) = rec["separate"][:1]
+    assert sep_call.args[0] is x
+    sep = sep_call.out
+    tokens = rec["generate"][0].args[0]
+    b = x.shape[0]
+    torch.testing.assert_close(tokens[:b], sep.v_e + sep.v_p)  # x̂ = G(V_e + V_p)
+    torch.testing.assert_close(tokens[b:], sep.v_p)  # x̃ = G(V_p)
+    _, images = rec["g_losses"][0].out
+    torch.testing.assert_close(images["x_hat"], rec["generate"][0].out[:b])
+    torch.testing.assert_close(images["x_tilde"], rec["generate"][0].out[b:])
+
+
+def test_discriminator_targets_real_class_fake_extra_unit(recorded):
+    """D step: x → (y, real), x̂ → (y, fake), x̃ → (neutral, fake); logits of D on [x, x̂, x̃] in that order."""
+    cfg, rec = recorded
+    k, c = cfg.model.num_classes, cfg.model.neutral
+    y = rec["labels"]
+    x = rec["aug"][0].out
+    _, images = rec["g_losses"][0].out
+    assert len(rec["d_loss"]) == 1 and len(rec["dis"]) == 5  # 2 generator-side, 3 discriminator-side
+    d_call = rec["d_loss"][0]
+    assert d_call.args[0] is rec["model"] and d_call.args[1] is x and torch.equal(d_call.args[4], y)
+    assert not d_call.args[2].requires_grad and not d_call.args[3].requires_grad, "D must get detached fakes"
+    disc_in = [c_ for c_ in rec["disc"] if c_.args[0].shape[0] == 3 * len(y)]
+    assert len(disc_in) == 1
+    inp, out = disc_in[0].args[0], disc_in[0].out
+    b = len(y)
+    torch.testing.assert_close(inp[:b], x)
+    torch.testing.assert_close(inp[b : 2 * b], images["x_hat"].detach())
+    torch.testing.assert_close(inp[2 * b :], images["x_tilde"].detach())
+    expected = [d_targets(y, k, 1.0), d_targets(y, k, 0.0), d_targets(torch.full_like(y, c), k, 0.0)]
+    total = 0.0
+    for j, (call, want) in enumerate(zip(rec["dis"][2:], expected)):
+        logits, targets = call.args
+        torch.testing.assert_close(logits, out[j * b : (j + 1) * b])
+        torch.testing.assert_close(targets.double(), want, msg=f"D targets of input {j} (real, x̂, x̃)")
+        assert call.out.item() == pytest.approx(bce_sum_mean(logits, targets).item(), rel=1e-5)
+        total += call.out.item()
+    assert d_call.out.item() == pytest.approx(total, rel=1e-5)
+    last = [r for r in rec["metrics"] if r["event"] == "train"][-1]
+    assert last["d"] == pytest.approx(total, abs=1e-4)
+
+
+def test_generator_adversarial_targets_ask_for_real(recorded):
+    cfg, rec = recorded
+    k, c = cfg.model.num_classes, cfg.model.neutral
+    y = rec["labels"]
+    b = len(y)
+    _, images = rec["g_losses"][0].out
+    disc_g = [c_ for c_ in rec["disc"] if c_.args[0].shape[0] == 2 * b]
+    assert len(disc_g) == 1
+    inp, out = disc_g[0].args[0], disc_g[0].out
+    assert inp.requires_grad, "the generator side must keep G's graph"
+    torch.testing.assert_close(inp[:b], images["x_hat"])
+    torch.testing.assert_close(inp[b:], images["x_tilde"])
+    expected = [d_targets(y, k, 1.0), d_targets(torch.full_like(y, c), k, 1.0)]
+    adv = 0.0
+    for j, (call, want) in enumerate(zip(rec["dis"][:2], expected)):
+        logits, targets = call.args
+        torch.testing.assert_close(logits, out[j * b : (j + 1) * b])
+        torch.testing.assert_close(targets.double(), want, msg=f"G-side targets of {('x̂', 'x̃')[j]}")
+        adv += bce_sum_mean(logits, targets).item()
+    terms, _ = rec["g_losses"][0].out
+    assert terms["adv"].item() == pytest.approx(adv, rel=1e-5)
+
+
+def test_emotion_reconstruction_orthogonality_and_weights(recorded):
+    cfg, rec = recorded
+    c = cfg.model.neutral
+    y, targets = rec["labels"], rec["targets"]
+    x = rec["aug"][0].out
+    sep = rec["separate"][0].out
+    terms, images = rec["g_losses"][0].out
+    # L_emo: cross-entropy of C(V_e) against the batch's targets
+    (logits, tgt), = [call.args for call in rec["emo"][:1]]
+    assert logits is sep.logits and torch.equal(tgt, targets)
+    assert terms["emo"].item() == pytest.approx(-F.log_softmax(logits, 1)[torch.arange(len(y)), y].mean().item(), rel=1e-5)
+    # L_rec: E‖x̂ − x‖ + E 1[y = c]‖x̃ − x‖
+    call = rec["rec"][0]
+    assert call.args[0] is images["x_hat"] and call.args[1] is images["x_tilde"] and call.args[2] is x
+    assert torch.equal(call.args[3], y) and call.kwargs["neutral"] == c
+    hand = ((images["x_hat"] - x).flatten(1).norm(dim=1).mean()
+            + ((images["x_tilde"] - x).flatten(1).norm(dim=1) * (y == c).float()).mean())
+    assert terms["rec"].item() == pytest.approx(hand.item(), rel=1e-5)
+    # L_ortho: |cos(V_e, V_p)| on the separated tokens
+    a, b_ = rec["ortho"][0].args
+    assert a is sep.v_e and b_ is sep.v_p
+    cos = (sep.v_e.flatten(1) * sep.v_p.flatten(1)).sum(1) / (sep.v_e.flatten(1).norm(dim=1) * sep.v_p.flatten(1).norm(dim=1))
+    assert terms["ortho"].item() == pytest.approx(cos.abs().mean().item(), rel=1e-4, abs=1e-6)
+    total = sum(W[name] * terms[name].item() for name in W)
+    assert terms["total"].item() == pytest.approx(total, rel=1e-5)
+    last = [r for r in rec["metrics"] if r["event"] == "train"][-1]
+    for name in ("emo", "rec", "adv", "ortho", "total"):
+        assert last[name] == pytest.approx(terms[name].item(), abs=1e-4), name
+
+
+def test_d_frozen_for_the_generator_step_and_trainable_for_its_own(recorded):
+    _, rec = recorded
+    assert rec["disc_frozen"] == [True, False]
