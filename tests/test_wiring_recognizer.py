@@ -138,3 +138,16 @@ def test_no_clipping_when_grad_clip_is_zero(tmp_path, spy):
     clips = spy(torch.nn.utils, "clip_grad_norm_")
     rg.train_recognizer(cfg, tmp_path / "run", progress=False, max_steps=1)
     assert clips == []
+
+
+def test_learning_rate_follows_warmup_then_cosine(recorded):
+    """The scheduler steps once per step: after step s the rate is lr · factor(s + 1) (warm-up, then cosine)."""
+    import math
+
+    cfg, rec = recorded
+    steps_per_epoch = 96 // cfg.optim.batch_size  # 8 classes x 12 images
+    total, warmup = round(cfg.optim.epochs * steps_per_epoch), int(cfg.optim.warmup_epochs * steps_per_epoch)
+    progress = (STEPS - warmup) / (total - warmup)
+    expected = cfg.optim.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    last = [r for r in rec["metrics"] if r["event"] == "train"][-1]
+    assert last["lr"] == pytest.approx(expected, abs=1e-5) and expected < 0.95 * cfg.optim.lr  # logged to 5 decimals
