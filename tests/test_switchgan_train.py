@@ -234,7 +234,7 @@ def test_tiny_run_exact_resume_export_and_load(tiny_dataset, tmp_path):
                                                                                   "step-000000012.png"]
     final = tmp_path / "straight" / "final"
     assert not any(k.startswith("discriminator.") for k in load_state_dict(final / "model.safetensors"))
-    assert json.loads((final / "config.json").read_text()) == to_dict(cfg)
+    assert json.loads((final / "config.json").read_text()) == {"method": "switchgan", **to_dict(cfg)}
     loaded = load_model(final, methods=("switchgan",))
     assert loaded.name == "straight" and loaded.model.discriminator is None
     x = torch.rand(2, 1, 32, 32) * 2 - 1
