@@ -42,6 +42,9 @@ declare -A CMD=(
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
   [stylegan2-cont]="train stylegan2 --preset cpu --set init_from=psp-gray64 --set kimg=1000 --set d_warmup_kimg=50 --out $RUNS/stylegan2-cpu-cont"
+  # capacity side run (generated-faces issue): twice the channels and style size of the cpu preset, from scratch;
+  # compare FID* per training second with the cpu run's curve in docs/inversion.md
+  [stylegan2-wide]="train stylegan2 --preset cpu --set model.channels=[256,256,128,64,32] --set model.style_dim=256 --set eval_every_kimg=10 --out $RUNS/stylegan2-wide"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
 )
 
