@@ -63,14 +63,11 @@ DemoExtra = Callable[[np.ndarray], str]
 
 def strip_row(title: str, strips: list[np.ndarray]) -> str:
     """HTML of one report row: a titled image (H, W[, 3]) uint8 per face, enlarged 3 times."""
-    from PIL import Image
-
-    from genfer.render import image_data_uri
+    from genfer.render import enlarge, image_data_uri
 
     cells = []
     for k, arr in enumerate(strips):
-        img = Image.fromarray(arr)
-        img = img.resize((img.width * 3, img.height * 3), Image.NEAREST)
+        img = enlarge(arr, 3)
         cells.append(f"<div class='face'><b>face {k + 1}</b><br><img src='{image_data_uri(img)}' alt='{title}'></div>")
     return f"<h4>{title}</h4>{''.join(cells)}" if cells else ""
 

@@ -127,6 +127,32 @@ def _display_name(folder: Path) -> str:
     return folder.parent.name if folder.name == "final" or folder.name.startswith("ckpt-") else folder.name
 
 
+DISCRIMINATOR = "discriminator"
+DISCRIMINATOR_FILE = f"{DISCRIMINATOR}.safetensors"
+"""The trained D kept beside a generator's ``model.safetensors`` (warm starts, ASIT's inversion discriminator)."""
+
+
+def _inference_weights(folder: Path, method: registry.Method) -> tuple[Path, dict]:
+    """(weights file, state dict) of a model or checkpoint folder: the method's ``checkpoint_weights`` in a training
+    checkpoint, else ``model.safetensors``; without what inference never uses (the method's ``drop_prefixes``)."""
+    from genfer.io.weights import load_state_dict  # reading configs and listing models need no torch
+
+    is_checkpoint = (folder / "trainer.pt").is_file()
+    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
+    return weights, registry.inference_state(method, load_state_dict(weights))
+
+
+def discriminator_state(folder: Path) -> dict | None:
+    """The D state dict kept in a generator model folder (``discriminator.safetensors``) or a StyleGAN2 training
+    checkpoint (``d.safetensors``); None when the folder keeps none (e.g. a pSp model)."""
+    from genfer.io.weights import load_state_dict
+
+    for name in (DISCRIMINATOR_FILE, "d.safetensors"):
+        if (folder / name).is_file():
+            return load_state_dict(folder / name)
+    return None
+
+
 def read_model_config(name_or_path: str | Path) -> tuple[Path, RunConfig]:
     """(folder, run config) of a model without loading its weights."""
     folder = find_model_folder(name_or_path)
@@ -141,17 +167,13 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu", methods: Iterab
         methods: accept only these methods (a clear error otherwise).
         task: accept only models whose method has this task (e.g. ``"neutralize"``).
     """
-    from genfer.io.weights import load_state_dict  # reading configs and listing models need no torch
-
     folder, cfg = read_model_config(name_or_path)
     method = registry.method_of(cfg)
     allowed = None if methods is None else tuple(methods)
     if (allowed is not None and method.name not in allowed) or (task is not None and task not in method.tasks):
         wanted = " or ".join(allowed) if allowed is not None else f"a model that can {task}"
         raise CheckpointError(f"{name_or_path} is a {method.name} model, not {wanted}")
-    is_checkpoint = (folder / "trainer.pt").is_file()
-    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
-    state = registry.inference_state(method, load_state_dict(weights))
+    weights, state = _inference_weights(folder, method)
     try:
         model = method.load(cfg, state)
     except CheckpointError as exc:
@@ -180,21 +202,14 @@ def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: P
     ``keep_discriminator`` also copies a kept ``discriminator.safetensors`` (a generator's D, for warm starts and
     ASIT). The model card is written separately by hand with the measured figures.
     """
-    from genfer.io.weights import load_state_dict
-
     folder, cfg = read_model_config(source)
-    method = registry.method_of(cfg)
-    is_checkpoint = (folder / "trainer.pt").is_file()
-    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
-    state = registry.inference_state(method, load_state_dict(weights))
+    _, state = _inference_weights(folder, registry.method_of(cfg))
     extra = {}
     if keep_discriminator:
-        for file in ("discriminator.safetensors", "d.safetensors"):
-            if (folder / file).is_file():
-                extra["discriminator"] = load_state_dict(folder / file)
-                break
-        else:
+        d_state = discriminator_state(folder)
+        if d_state is None:
             raise CheckpointError(f"{folder} keeps no discriminator")
+        extra[DISCRIMINATOR] = d_state
     return write_model_folder((dest_root or models_dir()) / name, state, config_document(cfg), half=half, extra=extra)
 
 
@@ -203,7 +218,10 @@ __all__ = [
     "FER2013_RECOGNIZER",
     "LoadedModel",
     "MODEL_ALIASES",
+    "DISCRIMINATOR",
+    "DISCRIMINATOR_FILE",
     "available_models",
+    "discriminator_state",
     "find_model_folder",
     "load_model",
     "load_recognizer",

@@ -181,14 +181,11 @@ def expand_or_fail(paths: list[str]) -> list[Any]:
 
 
 def save_png(image: "np.ndarray", path: Path, *, scale: int = 1) -> str:
-    """Write a uint8 (H, W) or (H, W, 3) image as PNG, enlarged ``scale`` times (nearest); returns the path."""
-    from PIL import Image
+    """Write a uint8 (H, W) or (H, W, 3) image as PNG, enlarged ``scale`` times (nearest); returns the path as the
+    JSON output names it (:func:`genfer.render.save_png`, imported here: it loads torch)."""
+    from genfer.render import save_png as write_png
 
-    img = Image.fromarray(image)
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    img.save(path)
-    return str(path)
+    return str(write_png(image, path, scale=scale))
 
 
 class BackgroundWriter:

@@ -165,7 +165,6 @@ class FaceIDEmbedder(nn.Module):
         self.num_features = 128
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-
         rgb = (resize(match_channels(x, 3), self.size) + 1.0) * 127.5
         feats = self.net.blocks(self.net.stem((rgb - self.net.mean_rgb) / 256.0)).mean(dim=(2, 3))
         return self.net.forward_head(feats)

@@ -35,7 +35,7 @@ from torch import nn
 from genfer.config import StyleGAN2TrainConfig, to_dict
 from genfer.data.augment import augmented_batch
 from genfer.data.pool import load_image_pool, split_holdout
-from genfer.hub import load_model
+from genfer.hub import DISCRIMINATOR, discriminator_state, load_model
 from genfer.inversion.load import inversion_parts, load_gan
 from genfer.io import (
     CheckpointError,
@@ -158,7 +158,6 @@ class FIDMonitor:
     """
 
     def __init__(self, real: torch.Tensor, *, model: str, style_dim: int, seed: int, device: torch.device) -> None:
-
         self.extractor = load_recognizer_extractor(model, device=str(device))
         self.name = self.extractor.name
         self.z = torch.randn(len(real), style_dim, generator=torch.Generator().manual_seed(seed + 4242))
@@ -167,7 +166,6 @@ class FIDMonitor:
 
     @torch.no_grad()
     def _stats(self, images: torch.Tensor) -> Any:
-
         acc = FeatureAccumulator(self.name)
         for i in range(0, len(images), 128):
             acc.update(self.extractor(images[i : i + 128]))
@@ -280,7 +278,7 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
     summary = ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("fid", "fid_extractor"),
                          start_info={"train_images": plan.n, "heldout_images": len(held_idx)},
                          export=lambda folder: export_model_folder(folder, cfg, generator_state(g_ema),
-                                                                   extra={"discriminator": d.state_dict()}))
+                                                                   extra={DISCRIMINATOR: d.state_dict()}))
     return summary | {"kimg": run.step * b / 1000}
 
 
@@ -315,22 +313,9 @@ def save_sample_grid(g: Generator, z: torch.Tensor, path: Path, *, seed: int = 0
 # ----------------------------------------------------------------------------- export
 
 
-DISCRIMINATOR_FILE = "discriminator.safetensors"
-"""The trained D kept beside a generator's ``model.safetensors`` (warm starts, ASIT's inversion discriminator)."""
-
-
 def generator_state(g_ema: Generator) -> dict[str, torch.Tensor]:
     """What a generator model folder's ``model.safetensors`` holds: ``g_ema``'s state dict and ``latent_avg`` (D,)."""
     return dict(g_ema.state_dict()) | {"latent_avg": average_latent(g_ema)}
-
-
-def discriminator_state(folder: Path) -> dict[str, torch.Tensor] | None:
-    """The D state dict kept in a generator model folder (``discriminator.safetensors``) or a training checkpoint
-    (``d.safetensors``); None when the folder keeps none (e.g. a pSp model)."""
-    for name in (DISCRIMINATOR_FILE, "d.safetensors"):
-        if (folder / name).is_file():
-            return load_state_dict(folder / name)
-    return None
 
 
 def warm_start(source: str | Path, *, g: Generator, g_ema: Generator, d: nn.Module, arch: Any) -> None:
@@ -367,8 +352,9 @@ def rosinality_checkpoint(folder: str | Path) -> dict[str, Any]:
         if ckpt is None:
             raise CheckpointError(f"{folder} is neither a StyleGAN2 checkpoint nor a run folder with one")
         folder = ckpt
-    g_ema = load_model(folder, methods=("stylegan2",)).model
-    out: dict[str, Any] = {k: load_state_dict(folder / f"{k}.safetensors") for k in ("g_ema", "g", "d")}
+    g_ema = load_model(folder, methods=("stylegan2",)).model  # reads g_ema.safetensors, computes latent_avg
+    out: dict[str, Any] = {k: load_state_dict(folder / f"{k}.safetensors") for k in ("g", "d")}
+    out["g_ema"] = dict(g_ema.state_dict())
     out["latent_avg"] = g_ema.latent_avg.clone()
     return out
 
@@ -386,7 +372,6 @@ __all__ = [
     "accumulate",
     "draw_styles",
     "ema_beta",
-    "discriminator_state",
     "generator_state",
     "fake_batch",
     "generate",
