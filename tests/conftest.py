@@ -105,12 +105,13 @@ def sample_photo() -> Path:
 
 
 def _spy_wrapper(monkeypatch):
-    """``spy(owner, name, before=None)``: wrap ``owner.name`` (a module-level function, or a method / ``forward`` of
-    one object) so every call is recorded, then the real thing runs (``before(*args, **kwargs)`` first, if given);
-    returns the list of calls, each with ``args``, ``kwargs`` and ``out``. For tests/test_wiring_*.py."""
+    """``spy(owner, name, before=None, after=None)``: wrap ``owner.name`` (a module-level function, or a method /
+    ``forward`` of one object) so every call is recorded, then the real thing runs (``before(*args, **kwargs)`` first
+    and ``after(out)`` last, if given: e.g. ``after`` spies on the networks a builder returns); returns the list of
+    calls, each with ``args``, ``kwargs`` and ``out``. For tests/test_wiring_*.py."""
     from types import SimpleNamespace
 
-    def wrap(owner, name, *, before=None):
+    def wrap(owner, name, *, before=None, after=None):
         calls = []
         real = getattr(owner, name)
 
@@ -119,6 +120,8 @@ def _spy_wrapper(monkeypatch):
                 before(*args, **kwargs)
             out = real(*args, **kwargs)
             calls.append(SimpleNamespace(args=args, kwargs=kwargs, out=out))
+            if after is not None:
+                after(out)
             return out
 
         monkeypatch.setattr(owner, name, recorder)

@@ -10,17 +10,7 @@ import torch
 
 import genfer.train  # noqa: F401  (attaches the built-in trainers)
 from genfer import registry
-from genfer.config import (
-    MAE_TRAIN_PRESETS,
-    PFVIT_PRESETS,
-    PSP_PRESETS,
-    RECOGNIZER_PRESETS,
-    STYLEGAN2_PRESETS,
-    SWITCHGAN_PRESETS,
-    RunConfig,
-    apply_overrides,
-    to_dict,
-)
+from genfer.config import RunConfig, apply_overrides, to_dict
 from genfer.hub import available_models, load_model
 from genfer.io import CheckpointError, latest_checkpoint, read_config
 
@@ -62,6 +52,12 @@ def test_config_that_fits_no_method_is_one_clear_error(tmp_path):
         load_model(tmp_path)
 
 
+def test_config_that_fits_several_methods_is_refused_not_guessed(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"name": "x"}))  # every config class accepts it
+    with pytest.raises(CheckpointError, match=r"fits several methods' \(recognizer, mae, pfvit"):
+        load_model(tmp_path)
+
+
 def test_load_model_refuses_the_wrong_method_or_task():
     with pytest.raises(CheckpointError, match="is a recognizer model, not switchgan"):
         load_model("fer-resnet18s-48", methods=("switchgan",))
@@ -70,14 +66,12 @@ def test_load_model_refuses_the_wrong_method_or_task():
 
 
 def _tiny(name, root, generator=None):
-    presets = {"recognizer": RECOGNIZER_PRESETS, "mae": MAE_TRAIN_PRESETS, "pfvit": PFVIT_PRESETS,
-               "switchgan": SWITCHGAN_PRESETS, "stylegan2": STYLEGAN2_PRESETS, "psp": PSP_PRESETS}[name]
-    labelled = [f"data.dataset=folder", f"data.root='{root}'"]
+    labelled = ["data.dataset=folder", f"data.root='{root}'"]
     pooled = [f"sources=[{{dataset: folder, root: '{root}', split: train}}]"]
     extra = {"recognizer": labelled, "pfvit": labelled + ["data.target=label"],
              "switchgan": labelled + ["data.label_source=majority"], "mae": pooled, "stylegan2": pooled,
              "psp": pooled + [f"generator='{generator}'"]}[name]
-    return apply_overrides(presets["tiny"], ["threads=1", *extra])
+    return apply_overrides(registry.get(name).presets["tiny"], ["threads=1", *extra])
 
 
 @pytest.fixture(scope="module")

@@ -105,3 +105,26 @@ def test_warm_start_refuses_another_architecture(tiny_dataset, tmp_path):
     cfg = tiny_cfg(tiny_dataset, "grid_images=0", f"init_from='{tmp_path / 'first'}'", "model.style_dim=8")
     with pytest.raises(CheckpointError, match="another architecture"):
         train_stylegan2(cfg, tmp_path / "second", progress=False)
+
+
+def test_warm_start_copies_the_ema_generator_into_g_and_g_ema_and_the_kept_discriminator(tiny_dataset, tmp_path):
+    from genfer.train.stylegan2 import warm_start
+
+    cfg = tiny_cfg(tiny_dataset, "grid_images=0")
+    train_stylegan2(cfg, tmp_path / "first", progress=False)
+    final = load_state_dict(tmp_path / "first" / "final" / "model.safetensors")
+    kept_d = load_state_dict(tmp_path / "first" / "final" / "discriminator.safetensors")
+    g, g_ema, d = build_generator(cfg.model), build_generator(cfg.model), build_discriminator(cfg.model)
+    warm_start(tmp_path / "first", g=g, g_ema=g_ema, d=d, arch=cfg.model)
+    for net in (g, g_ema):
+        for k, v in net.state_dict().items():
+            torch.testing.assert_close(v, final[k], rtol=0, atol=0, msg=k)
+    for k, v in d.state_dict().items():
+        torch.testing.assert_close(v, kept_d[k], rtol=0, atol=0, msg=k)
+    # a folder without a kept discriminator leaves D as it was
+    (tmp_path / "first" / "final" / "discriminator.safetensors").unlink()
+    fresh_d = build_discriminator(cfg.model)
+    before = {k: v.clone() for k, v in fresh_d.state_dict().items()}
+    warm_start(tmp_path / "first" / "final", g=g, g_ema=g_ema, d=fresh_d, arch=cfg.model)
+    for k, v in fresh_d.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0, msg=k)

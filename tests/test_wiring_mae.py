@@ -38,15 +38,10 @@ def run(tmp, spy, mp, *extra, steps=2):
     cfg = apply_overrides(MAE_TRAIN_PRESETS["tiny"], [
         f"sources=[{{dataset: folder, root: '{root}', split: train}}]", "threads=1", "grid_images=0", *extra])
     rec: dict = {}
-    real_build = mae_train.build_mae
+    def record_model(model):
+        rec["model"], rec["forward"] = model, spy(model, "forward")
 
-    def build(c):
-        model = real_build(c)
-        rec["model"] = model
-        rec["forward"] = spy(model, "forward")
-        return model
-
-    mp.setattr(mae_train, "build_mae", build)
+    spy(mae_train, "build_mae", after=record_model)
     rec["aug"] = spy(mae_train, "augmented_batch")
     rec["loss"] = spy(mae_train, "mae_loss")
     rec["clip"] = []

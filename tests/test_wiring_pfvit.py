@@ -36,24 +36,20 @@ def d_targets(cls, k, real):
 def recorded(tmp_path_factory, module_spy):
     from conftest import write_class_folders
 
-    spy, mp = module_spy, module_spy.patch
+    spy = module_spy
     tmp = tmp_path_factory.mktemp("pfvit-wiring")
     root = write_class_folders(tmp / "data", {"train": 4})
     cfg = apply_overrides(PFVIT_PRESETS["tiny"], [
         "data.dataset=folder", f"data.root={root}", "data.val_split=", "data.limit_train=0", "threads=1",
         "grid_images=0", *(f"weights.{k}={v}" for k, v in W.items())])
     rec: dict = {"disc_frozen": []}
-    real_build = pf.build_pfvit
-
-    def build(m, **kw):
-        model = real_build(m, **kw)
+    def record_model(model):
         rec["model"] = model
         rec["separate"] = spy(model, "separate")
         rec["generate"] = spy(model, "generate")
         rec["disc"] = spy(model.discriminator, "forward")
-        return model
 
-    mp.setattr(pf, "build_pfvit", build)
+    spy(pf, "build_pfvit", after=record_model)
 
     def note_disc(*args, **kwargs):
         rec["disc_frozen"].append(not any(p.requires_grad for p in rec["model"].discriminator.parameters()))

@@ -88,27 +88,15 @@ def recorded(tmp_path_factory, module_spy):
             return out
 
     mp.setattr(psp_train, "InversionCriterion", Criterion)
-    real_build = psp_train.build_psp
+    def record_psp(model):
+        rec["psp"], rec["forward"] = model, spy(model, "forward")
+        spy(model.decoder, "make_noise", before=lambda *a, **k: rec["rng"]["noise"].append(k["generator"].get_state()))
 
-    def build(c, **kw):
-        model = real_build(c, **kw)
-        rec["psp"] = model
-        rec["forward"] = spy(model, "forward")
-        return model
-
-    mp.setattr(psp_train, "build_psp", build)
+    spy(psp_train, "build_psp", after=record_psp)
     rec["opt"] = spy(psp_train, "build_encoder_optimizer")
     rec["rng"] = {"aug": [], "noise": []}
     rec["aug"] = spy(psp_train, "augmented_batch",
                      before=lambda images, c, gen, **kw: rec["rng"]["aug"].append(gen.get_state()))
-    real_build_psp = build
-
-    def build_with_noise_spy(c, **kw):
-        model = real_build_psp(c, **kw)
-        spy(model.decoder, "make_noise", before=lambda *a, **k: rec["rng"]["noise"].append(k["generator"].get_state()))
-        return model
-
-    mp.setattr(psp_train, "build_psp", build_with_noise_spy)
     psp_train.train_psp(cfg, tmp / "run", progress=False, max_steps=STEPS)
     rec["metrics"] = [json.loads(line) for line in (tmp / "run" / "metrics.jsonl").read_text().splitlines()]
     return cfg, rec

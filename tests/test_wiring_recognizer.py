@@ -24,15 +24,10 @@ def recorded(tmp_path_factory, module_spy):
         "data.dataset=folder", f"data.root={root}", "data.val_split=", "data.target=label", "data.limit_train=0",
         "threads=1", f"optim.label_smoothing={SMOOTHING}", f"optim.grad_clip={CLIP}"])
     rec: dict = {"ema_updates": []}
-    real_build = rg.build_recognizer
+    def record_model(model):
+        rec["model"], rec["forward"] = model, spy(model, "forward")
 
-    def build(m):
-        model = real_build(m)
-        rec["model"] = model
-        rec["forward"] = spy(model, "forward")
-        return model
-
-    mp.setattr(rg, "build_recognizer", build)
+    spy(rg, "build_recognizer", after=record_model)
 
     class RecordingEma(timm.utils.ModelEmaV3):
         def __init__(self, model, **kw):
