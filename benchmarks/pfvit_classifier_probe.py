@@ -20,7 +20,7 @@ from genfer.config import PFVIT_PRESETS
 from genfer.io.images import normalize
 from genfer.data.tensors import load_train_val
 from genfer.losses.pfvit import abs_cosine, emotion_loss
-from genfer.train.pfvit import initialise_from_mae
+from genfer.train.pfvit import initialise_from
 from genfer.models.pfvit import build_pfvit
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     train, val = load_train_val(data, num_classes=cfg.model.num_classes, image_size=enc.image_size,
                                 in_chans=enc.in_chans)
     model = build_pfvit(cfg.model, with_generator=False, with_discriminator=False)
-    initialise_from_mae(model, args.mae, cfg.model)
+    initialise_from(model, args.mae, cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     val_x = normalize(val.images.float() / 255.0)
 

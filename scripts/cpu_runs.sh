@@ -34,6 +34,8 @@ declare -A CMD=(
   [pfvit-ortho0.3-4ep]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final $PFVIT_4EP --set weights.ortho=0.3 --out $RUNS/pfvit-cpu-ortho0.3-4ep"
   [pfvit-emo3]="train pfvit --preset cpu $PFVIT_EMO3 --out $RUNS/pfvit-cpu-emo3"
   [pfvit-emo3-ortho1]="train pfvit --preset cpu $PFVIT_EMO3 --set weights.ortho=1 --out $RUNS/pfvit-cpu-emo3-ortho1"
+  # generated-faces issue: the shipped PF-ViT continued with G's convolutional output head (block seams), 1 epoch
+  [pfvit-convhead]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=conv --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-convhead"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"

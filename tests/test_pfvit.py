@@ -11,7 +11,7 @@ from genfer.losses.pfvit import abs_cosine
 from genfer.models.mae import build_mae
 from genfer.models.pfvit import PFViT, SqueezeExcitation
 from genfer.io import CheckpointError, latest_checkpoint, load_state_dict
-from genfer.train.pfvit import initialise_from_mae, pfvit_generator_losses, train_pfvit
+from genfer.train.pfvit import initialise_from, pfvit_generator_losses, train_pfvit
 from genfer.models.pfvit import build_pfvit
 
 TINY = PFViTModelConfig(mae=MAE_PRESETS["tiny"], orthogonality="direct", se_reduction=4)
@@ -74,24 +74,68 @@ def test_recognition_only_model_has_no_generator():
     model.load_state_dict(state, strict=True)
 
 
-def test_initialise_from_mae_copies_encoder_decoder_and_disc_blocks(tmp_path):
+def test_initialise_from_copies_encoder_decoder_and_disc_blocks(tmp_path):
     from genfer.train.runner import export_model_folder
 
     torch.manual_seed(1)
     mae = build_mae(MAE_PRESETS["tiny"])
     export_model_folder(tmp_path / "mae", MAE_TRAIN_PRESETS["tiny"], mae.state_dict())
     model = tiny_model()
-    initialise_from_mae(model, tmp_path / "mae", TINY)
+    initialise_from(model, tmp_path / "mae", TINY)
     torch.testing.assert_close(model.encoder.cls_token, mae.encoder.cls_token)
     torch.testing.assert_close(model.generator.decoder.mask_token, mae.decoder.mask_token)
     torch.testing.assert_close(model.generator.fusion.attn.in_proj_weight, mae.decoder.blocks[0].attn.qkv.weight)
     torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight, mae.decoder.blocks[0].attn.qkv.weight)
     torch.testing.assert_close(model.discriminator.patch_embed.proj.weight, mae.encoder.patch_embed.proj.weight)
     other = apply_overrides(PFVIT_PRESETS["tiny"], ["model.se_reduction=2"]).model  # same MAE sizes: fine
-    initialise_from_mae(build_pfvit(other), tmp_path / "mae", other)
+    initialise_from(build_pfvit(other), tmp_path / "mae", other)
     wrong = PFViTModelConfig(mae=MAE_PRESETS["cpu"])
     with pytest.raises(CheckpointError, match="differ"):
-        initialise_from_mae(build_pfvit(wrong), tmp_path / "mae", wrong)
+        initialise_from(build_pfvit(wrong), tmp_path / "mae", wrong)
+
+
+def test_conv_output_head_starts_as_the_patch_head_and_mixes_across_patch_borders():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    patch = build_pfvit(TINY)
+    conv = build_pfvit(replace(TINY, output_head="conv", head_channels=4))
+    conv.load_state_dict(patch.state_dict(), strict=False)  # all but the new head
+    tokens = patch.separate(torch.rand(2, 1, 32, 32) * 2 - 1).z
+    torch.testing.assert_close(conv.generate(tokens), patch.generate(tokens))  # zero-initialised residual
+    head = conv.generator.head
+    torch.nn.init.normal_(head.convs[-1].weight, std=0.1)
+    # a change of one patch's base pixels reaches the neighbouring patch's border pixels (3 convs: 3 px)
+    base = torch.zeros(1, 1, 32, 32)
+    feats = torch.zeros(1, 16, 32)
+    bumped = base.clone()
+    bumped[..., 0:8, 0:8] = 1.0  # patch (0, 0) of the 8 px tiny patches
+    delta = head(bumped, feats) - head(base, feats) - (bumped - base)
+    assert delta[..., 0:8, 8:11].abs().sum() > 0  # the next patch's first 3 columns
+    assert delta[..., 0:8, 11:].abs().sum() == 0  # beyond the receptive field: untouched
+
+
+def test_initialise_from_a_trained_pfvit_copies_e_s_c_g_and_starts_d_from_them(tmp_path):
+    from dataclasses import replace
+
+    from genfer.train.runner import export_model_folder
+
+    torch.manual_seed(3)
+    source = build_pfvit(TINY)
+    cfg = replace(PFVIT_PRESETS["tiny"], model=TINY)
+    export_model_folder(tmp_path / "pfvit", cfg, source.state_dict_without("discriminator."))
+    target_cfg = replace(TINY, output_head="conv", head_channels=4)
+    model = build_pfvit(target_cfg)
+    initialise_from(model, tmp_path / "pfvit", target_cfg)
+    for name in ("encoder", "separator", "classifier"):
+        for (k, a), b in zip(getattr(model, name).state_dict().items(), getattr(source, name).state_dict().values()):
+            torch.testing.assert_close(a, b, msg=f"{name}.{k}")
+    for k, v in source.generator.state_dict().items():
+        torch.testing.assert_close(model.generator.state_dict()[k], v, msg=k)
+    assert model.generator.head.convs[-1].weight.abs().sum() == 0
+    torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight,
+                               source.generator.decoder.blocks[0].attn.qkv.weight)
+    torch.testing.assert_close(model.discriminator.patch_embed.proj.weight, source.encoder.patch_embed.proj.weight)
 
 
 def test_from_mae_copies_encoder_decoder_mca_and_disc():

@@ -11,6 +11,8 @@ from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
 from genfer.config.run import RunConfig
 
 ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
+# G's output head: the paper's per-patch pixel head, or genfer's convolutional head over it (docs/pfvit.md)
+OUTPUT_HEADS = ("patch", "conv")
 """PF-ViT's orthogonality constraint (paper Table 5): ``direct`` on V_e, V_p themselves; ``generic`` and ``fr``
 add the constraint on features of the images G generates from V_e and from V_p, computed by a frozen
 generic network (genfer's shipped recognizer) or a face-recognition network (the dlib ResNet port)."""
@@ -22,6 +24,8 @@ class PFViTModelConfig:
 
     ``fr_size`` is the side generated crops are resized to for the dlib network (its chips are 150 px;
     smaller is cheaper and must stay >= 112). ``generic_model`` names the frozen network of ``generic``.
+    ``output_head`` is G's: ``patch`` (the paper's, each token decoded into its own patch) or ``conv``
+    (a convolutional head of ``head_channels`` channels over it, so neighbouring patches agree).
     """
 
     mae: MAEConfig = field(default_factory=MAEConfig)
@@ -31,6 +35,8 @@ class PFViTModelConfig:
     orthogonality: str = "fr"
     fr_size: int = 150
     generic_model: str = "fer-resnet18s-48"
+    output_head: str = "patch"
+    head_channels: int = 32
 
     def __post_init__(self) -> None:
         _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
@@ -39,6 +45,9 @@ class PFViTModelConfig:
         _check(self.orthogonality in ORTHOGONALITY_OPTIONS,
                f"model.orthogonality must be one of {', '.join(ORTHOGONALITY_OPTIONS)}, not {self.orthogonality!r}")
         _check(self.fr_size >= 112, f"model.fr_size must be >= 112 (dlib's network), not {self.fr_size}")
+        _check(self.output_head in OUTPUT_HEADS,
+               f"model.output_head must be one of {', '.join(OUTPUT_HEADS)}, not {self.output_head!r}")
+        _check(self.head_channels >= 1, "model.head_channels must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,8 @@ class PFViTTrainConfig(RunConfig):
     """A PF-ViT training run (``genfer train pfvit``).
 
     ``init_from`` is an MAE run's ``final/`` folder (or checkpoint): E, G and D start from its weights, as
-    in the paper; empty starts from scratch (an ablation). ``optim.epochs``/``batch_size``/schedule apply to
+    in the paper; or a trained PF-ViT (a shipped name or folder), to continue it, e.g. with a new output head;
+    empty starts from scratch (an ablation). ``optim.epochs``/``batch_size``/schedule apply to
     both optimisers; ``disc_optim`` sets D's learning rate and betas.
     """
 

@@ -16,6 +16,7 @@ and, inside a patch, pixel rows, then columns, then channels (channels fastest).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -53,7 +54,7 @@ def unpatchify(patches: torch.Tensor, patch_size: int, *, grid: tuple[int, int] 
         raise ValueError(f"patch vector length {d} is not a multiple of patch_size² = {p * p}")
     c = d // (p * p)
     if grid is None:
-        side = round(n**0.5)
+        side = math.isqrt(int(n))  # int(): n is a tensor while tracing for ONNX export
         if side * side != n:
             raise ValueError(f"{n} patches do not form a square grid; pass grid=(rows, cols)")
         grid = (side, side)
@@ -198,9 +199,13 @@ class MAEDecoder(nn.Module):
         patches = torch.gather(patches, 1, ids_restore.unsqueeze(-1).expand(-1, -1, d))
         return torch.cat([x[:, :1], patches], dim=1) + self.pos_embed
 
+    def decode_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, 1 + N, decoder_dim) -> (B, N, decoder_dim) normalised patch features ([CLS] dropped)."""
+        return self.norm(self.blocks(tokens))[:, 1:]
+
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens: (B, 1 + N, decoder_dim) -> (B, N, p*p*C) patch predictions ([CLS] dropped)."""
-        return self.pred(self.norm(self.blocks(tokens)))[:, 1:]
+        return self.pred(self.decode_features(tokens))
 
     def forward(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
         """latent: (B, 1 + K, encoder_dim), ids_restore: (B, N) -> (B, N, p*p*C) predictions."""

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from genfer.config import PFViTModelConfig
+from genfer.config.pfvit import OUTPUT_HEADS
 from genfer.models.mae import MAEDecoder, MaskedAutoencoder, build_mae, unpatchify
 from genfer.models.vit import (
     ViT,
@@ -101,20 +102,65 @@ class CrossFusion(nn.Module):
         return x + self.mlp(self.norm_mlp(x))
 
 
+class ConvOutputHead(nn.Module):
+    """A convolutional output head on top of the MAE decoder's per-patch pixel head (genfer's fix of the
+    block seams, docs/pfvit.md; the paper allows replacing components with "more advanced architectures").
+
+    The decoder's pixel head decodes every token into its own p×p patch, so neighbouring patches never see
+    each other and disagree at their borders. This head keeps that prediction as a base image and adds a
+    residual computed by 3×3 convolutions over the whole image, whose receptive field crosses patch borders:
+
+        base = unpatchify(pred(f)),  feats = unpatchify(W_f f)  (F channels per pixel),
+        image = base + conv3(gelu(conv2(gelu(conv1([base, feats])))))
+
+    with f the decoder's normalised patch features. ``conv3`` starts at zero, so a fresh head reproduces the
+    per-patch output exactly and training (from an MAE or a patch-head PF-ViT) starts where the old G was.
+
+    Args:
+        dim: decoder width D.
+        patch_size: p.
+        in_chans: image channels C.
+        channels: F, the width of the feature image and the convolutions.
+    """
+
+    def __init__(self, *, dim: int, patch_size: int, in_chans: int, channels: int = 32) -> None:
+        super().__init__()
+        self.patch_size = patch_size
+        self.features = nn.Linear(dim, patch_size * patch_size * channels)
+        self.convs = nn.Sequential(
+            nn.Conv2d(in_chans + channels, channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(channels, in_chans, 3, padding=1),
+        )
+        nn.init.zeros_(self.convs[-1].weight)
+        nn.init.zeros_(self.convs[-1].bias)
+
+    def forward(self, base: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """base: (B, C, H, W) per-patch image, features: (B, N, D) -> (B, C, H, W)."""
+        feats = unpatchify(self.features(features), self.patch_size)
+        return base + self.convs(torch.cat([base, feats], dim=1))
+
+
 class PokerFaceGenerator(nn.Module):
     """G with its cross-fusion input: ``G(MCA(m + E_pos, V, V))`` (Eq. 3), built on an :class:`MAEDecoder`.
 
     The keys/values are the tokens ``V`` (B, 1+N, L) mapped by the decoder's embedding to its width plus
     the decoder's position embeddings; the queries are the decoder's mask token plus position
     embeddings. The fused patch tokens, preceded by the embedded [CLS] of ``V``, go through the decoder's
-    blocks, norm and pixel head.
+    blocks, norm and pixel head. ``output_head`` ``"patch"`` is the paper's G (each token decoded into its
+    own patch); ``"conv"`` adds a :class:`ConvOutputHead` so that neighbouring patches agree.
     """
 
-    def __init__(self, *, decoder: MAEDecoder, mca_heads: int | None = None) -> None:
+    def __init__(self, *, decoder: MAEDecoder, mca_heads: int | None = None, output_head: str = "patch",
+                 head_channels: int = 32) -> None:
         super().__init__()
+        if output_head not in OUTPUT_HEADS:
+            raise ValueError(f"output_head must be one of {', '.join(OUTPUT_HEADS)}, not {output_head!r}")
         self.decoder = decoder
         self.fusion = CrossFusion(dim=decoder.decoder_dim, num_heads=mca_heads or decoder.blocks[0].attn.num_heads)
         init_vit_weights(self.fusion)
+        self.head = ConvOutputHead(dim=decoder.decoder_dim, patch_size=decoder.patch_size, in_chans=decoder.in_chans,
+                                   channels=head_channels) if output_head == "conv" else None
 
     def load_decoder(self, decoder: MAEDecoder) -> None:
         """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block."""
@@ -126,10 +172,12 @@ class PokerFaceGenerator(nn.Module):
         self.fusion.load_from_block(self.decoder.blocks[0])
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens: (B, 1+N, L) -> (B, N, p*p*C) predicted patches."""
+        """tokens: (B, 1+N, L) -> images (B, C, H, W) (not clamped)."""
         kv = self.decoder.embed(tokens) + self.decoder.pos_embed
         fused = self.fusion(self.decoder.mask_queries(tokens.shape[0]), kv)
-        return self.decoder.decode(torch.cat([kv[:, :1], fused], dim=1))
+        features = self.decoder.decode_features(torch.cat([kv[:, :1], fused], dim=1))
+        base = unpatchify(self.decoder.pred(features), self.decoder.patch_size)
+        return base if self.head is None else self.head(base, features)
 
 
 class TokenDiscriminator(nn.Module):
@@ -180,13 +228,18 @@ class TokenDiscriminator(nn.Module):
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_embed
         return self.head(self.norm(self.blocks(t))[:, 0])
 
-    @torch.no_grad()
     def load_from_mae(self, mae: MaskedAutoencoder) -> None:
         """Copy the MAE encoder's patch embedding and the MAE decoder's embedding and blocks."""
-        self.patch_embed.load_state_dict(mae.encoder.patch_embed.state_dict())
-        self.embed.load_state_dict(mae.decoder.embed.state_dict())
-        self.blocks.load_state_dict(mae.decoder.blocks.state_dict())
-        self.norm.load_state_dict(mae.decoder.norm.state_dict())
+        self.load_from_parts(mae.encoder, mae.decoder)
+
+    @torch.no_grad()
+    def load_from_parts(self, encoder: ViT, decoder: MAEDecoder) -> None:
+        """Copy ``encoder``'s patch embedding and ``decoder``'s embedding, blocks and norm (an MAE's, or a
+        trained PF-ViT's E and G decoder when a new D is started beside them)."""
+        self.patch_embed.load_state_dict(encoder.patch_embed.state_dict())
+        self.embed.load_state_dict(decoder.embed.state_dict())
+        self.blocks.load_state_dict(decoder.blocks.state_dict())
+        self.norm.load_state_dict(decoder.norm.state_dict())
 
 
 @dataclass
@@ -215,6 +268,7 @@ class PFViT(nn.Module):
         disc_depth: D's depth (default: the decoder's).
         with_generator: build G (False for a recognition-only model: E, S, C).
         with_discriminator: build D (only training needs it).
+        output_head, head_channels: G's output head (:class:`PokerFaceGenerator`).
     """
 
     def __init__(
@@ -227,13 +281,16 @@ class PFViT(nn.Module):
         disc_depth: int | None = None,
         with_generator: bool = True,
         with_discriminator: bool = True,
+        output_head: str = "patch",
+        head_channels: int = 32,
     ) -> None:
         super().__init__()
         if encoder.num_classes:
             raise ValueError("PF-ViT's encoder must have no head (num_classes=0); C is separate")
         self.encoder = encoder
         self.separator = SqueezeExcitation(dim=encoder.embed_dim, reduction=se_reduction)
-        self.generator = PokerFaceGenerator(decoder=decoder) if with_generator else None
+        self.generator = PokerFaceGenerator(decoder=decoder, output_head=output_head,
+                                            head_channels=head_channels) if with_generator else None
         self.discriminator = TokenDiscriminator(
             image_size=encoder.image_size, patch_size=encoder.patch_size, in_chans=encoder.in_chans,
             encoder_dim=encoder.embed_dim, dim=decoder.decoder_dim, depth=disc_depth or len(decoder.blocks),
@@ -274,14 +331,14 @@ class PFViT(nn.Module):
         """tokens: (B, 1+N, L) (V_e + V_p, V_p or V_e) -> images (B, C, H, W) from G."""
         if self.generator is None:
             raise RuntimeError("this PF-ViT was built without its generator (recognition only)")
-        return unpatchify(self.generator(tokens), self.patch_size)
+        return self.generator(tokens)
 
     def render(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x: (B, C, H, W) -> G's three images (B, C, H, W), clamped to [-1, 1], from one batched G call:
         ``x_hat`` = G(V_e + V_p), ``x_tilde`` = G(V_p) (the poker face), ``x_emo`` = G(V_e)."""
         sep = self.separate(x)
         images = self.generate(torch.cat([sep.v_e + sep.v_p, sep.v_p, sep.v_e])).clamp(-1, 1)
-        return dict(zip(("x_hat", "x_tilde", "x_emo"), images.split(x.shape[0])))
+        return dict(zip(("x_hat", "x_tilde", "x_emo"), images.unflatten(0, (3, -1)).unbind(0)))  # exports with any B
 
     @classmethod
     def from_mae(cls, mae: MaskedAutoencoder, *, num_classes: int, se_reduction: int = 16) -> "PFViT":
@@ -303,10 +360,12 @@ def build_pfvit(cfg: PFViTModelConfig, *, with_generator: bool = True, with_disc
     """A freshly initialised PF-ViT of the sizes ``cfg`` describes."""
     mae = build_mae(cfg.mae)
     return PFViT(encoder=mae.encoder, decoder=mae.decoder, num_classes=cfg.num_classes,
-                 se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator)
+                 se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator,
+                 output_head=cfg.output_head, head_channels=cfg.head_channels)
 
 
 __all__ = [
+    "ConvOutputHead",
     "CrossFusion",
     "PFViT",
     "PokerFaceGenerator",

@@ -55,20 +55,38 @@ from genfer.train.runner import TrainContext, export_model_folder, trainer
 log = logging.getLogger(__name__)
 
 
-def initialise_from_mae(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> None:
-    """Copy a pretrained MAE (a ``genfer train mae`` ``final/`` or checkpoint folder) into E, G and D.
+def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> None:
+    """Start E, G and D from a pretrained MAE, or from a trained PF-ViT (a ``final/`` or checkpoint folder).
 
-    The MAE's config must describe the same encoder and decoder as ``cfg.mae``.
+    From an MAE (the paper's start): E is its encoder, G its decoder (MCA from the decoder's first block), D its
+    patch embedding and decoder. From a PF-ViT (e.g. the shipped one, to train a new output head on it): E, S, C,
+    MCA and G's decoder are copied, a G output head the folder lacks starts fresh (a ``conv`` head starts as the
+    identity of the per-patch output), and D — which shipped folders do not keep — starts from the folder's
+    E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``.
     """
-    loaded = load_model(folder, methods=("mae",))
-    if to_dict(loaded.config.mae) != to_dict(cfg.mae):
+    loaded = load_model(folder, methods=("mae", "pfvit"))
+    sizes = loaded.config.mae if loaded.method == "mae" else loaded.config.model.mae
+    if to_dict(sizes) != to_dict(cfg.mae):
         raise CheckpointError(f"{folder}: its MAE sizes differ from model.mae of this PF-ViT config")
-    mae = loaded.model
-    model.encoder.load_state_dict(mae.encoder.state_dict())
-    if model.generator is not None:
-        model.generator.load_decoder(mae.decoder)
+    source = loaded.model
+    if loaded.method == "mae":
+        encoder, decoder = source.encoder, source.decoder
+        if model.generator is not None:
+            model.generator.load_decoder(decoder)
+    else:
+        if source.generator is None:
+            raise CheckpointError(f"{folder}: this PF-ViT has no generator to start G from")
+        encoder, decoder = source.encoder, source.generator.decoder
+        model.separator.load_state_dict(source.separator.state_dict())
+        model.classifier.load_state_dict(source.classifier.state_dict())
+        if model.generator is not None:
+            model.generator.decoder.load_state_dict(decoder.state_dict())
+            model.generator.fusion.load_state_dict(source.generator.fusion.state_dict())
+            if model.generator.head is not None and source.generator.head is not None:
+                model.generator.head.load_state_dict(source.generator.head.state_dict())
+    model.encoder.load_state_dict(encoder.state_dict())
     if model.discriminator is not None:
-        model.discriminator.load_from_mae(mae)
+        model.discriminator.load_from_parts(encoder, decoder)
 
 
 def orthogonality_network(cfg: PFViTModelConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -151,7 +169,7 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
 
     model = build_pfvit(cfg.model)
     if cfg.init_from and ctx.fresh:
-        initialise_from_mae(model, cfg.init_from, cfg.model)
+        initialise_from(model, cfg.init_from, cfg.model)
     model.to(info.device)
     feature_net = orthogonality_network(cfg.model, info.device)
     disc = model.discriminator
@@ -213,7 +231,7 @@ def save_poker_grid(model: PFViT, images: torch.Tensor, path: Path) -> Path:
 
 
 __all__ = [
-    "initialise_from_mae",
+    "initialise_from",
     "orthogonality_network",
     "pfvit_discriminator_loss",
     "pfvit_generator_losses",
