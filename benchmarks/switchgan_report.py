@@ -14,24 +14,39 @@ For each trained model given (``--run``: with the interpolation loss, ``--run-no
   probabilities of each output and of its reference, with its own hit rate against the reference's reading).
   ``judge_is_perceptual_network`` warns when the judge is the network whose features L_per trained G to match:
   its reading of the outputs is then optimistic;
-- ``identity`` (``--identity N``): dlib face-descriptor cosine similarity (genfer's port, needs
-  face_recognition_models) between N outputs and their sources, and, for scale, between the outputs and their
-  references and between the sources and other faces.
+- ``identity`` (``--identity N``, default 500; 0 skips it): dlib face-descriptor cosine similarity (genfer's port,
+  needs face_recognition_models) between N outputs and their sources, and, for scale, between the outputs and
+  their references and between the sources and other faces;
+- ``sharpness``: the median over all transfers of var(Laplacian(output)) / var(Laplacian(source))
+  (:mod:`genfer.metrics.sharpness`; blur and blended faces score below 1);
+- ``ghosting``: the crossfade fit of every transfer (:mod:`genfer.metrics.ghosting`): the median k of
+  ``output - source ≈ k (reference - source)`` (how much of the reference is pasted in) and the median share R²
+  of the change that this blend explains;
+- ``independent_judge`` (``--independent-judge [PYTHON]``): hit rate, hit rate of the inputs and emotion score
+  by fer's mini-Xception, a recognizer nobody here trained, run as ``benchmarks/fer_judge.py`` in its own venv
+  (default python ``/work/fervenv/bin/python``) on the outputs written as PNGs;
+- ``targets``: issue 17's targets for the switch-unit GAN, each with the measured value and whether it is met.
 
 ``speed``: training images/s of a preset on synthetic batches at ``--threads`` threads: the joint step
 (original faces C sees per second, and GAN pair faces per second), the GAN alone (TwoStage's first stage)
 and C alone (its second stage); with the machine's load average, since a shared machine slows every figure.
 
     python benchmarks/switchgan_report.py --run runs/switchgan-cpu/final --run-no-inter runs/switchgan-cpu-nointer/final
+    python benchmarks/switchgan_report.py --run switchgan --judge fer2013-resnet18s-48 --independent-judge --no-speed
     python benchmarks/switchgan_report.py --speed-only [--preset cpu] [--threads 2] [--steps 10]
 """
 
 import argparse
 import json
 import os
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
 from genfer.io.images import normalize, to_uint8_tensor
@@ -42,6 +57,8 @@ from genfer.metrics.emotion_score import emotion_score
 from genfer.metrics.extractors import build_extractor
 from genfer.metrics.features import stats_from_features
 from genfer.metrics.frechet import frechet_distance_stats
+from genfer.metrics.ghosting import crossfade_fit
+from genfer.metrics.sharpness import laplacian_ratio
 from genfer.predict import predict_probs
 from genfer.train.distributed import DistInfo
 from genfer.hub import load_model
@@ -74,7 +91,59 @@ def features(extractor, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     return torch.cat([extractor(normalize(images[i : i + batch].float() / 255.0)) for i in range(0, len(images), batch)])
 
 
-def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: int, identity: int) -> dict:
+FER_JUDGE = Path(__file__).with_name("fer_judge.py")
+TARGETS = {"hit_rate": 0.55, "independent_hit_rate": 0.45, "identity_margin": 0.03, "laplacian_ratio": 0.6}
+"""Issue 17's targets: hit rate, the independent judge's hit rate, identity vs source minus vs reference, sharpness."""
+
+
+def per_pair(fn, *uint8_batches: torch.Tensor, batch: int = 2048) -> torch.Tensor:
+    """``fn`` of [-1, 1] images on aligned uint8 batches (N, C, H, W), ``batch`` rows at a time -> (N,)."""
+    n = len(uint8_batches[0])
+    return torch.cat([fn(*(normalize(x[i : i + batch].float() / 255.0) for x in uint8_batches))
+                      for i in range(0, n, batch)])
+
+
+def independent_probs(python: str, images: torch.Tensor, names: list[str]) -> torch.Tensor:
+    """fer's mini-Xception probabilities of uint8 faces (N, 1, H, W), columns in the order of genfer's ``names``.
+
+    The faces are written as PNGs to a temporary folder that ``benchmarks/fer_judge.py`` reads in the fer venv.
+    """
+    with tempfile.TemporaryDirectory(prefix="fer-judge-") as tmp:
+        for k, face in enumerate(images):
+            Image.fromarray(face[0].numpy()).save(Path(tmp) / f"{k:07d}.png")
+        done = subprocess.run([python, str(FER_JUDGE), tmp], capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{FER_JUDGE.name} failed in {python}: {done.stderr.strip().splitlines()[-1:]}")
+    got = json.loads(done.stdout)
+    order = [got["classes"].index(name) for name in names]
+    return torch.tensor(np.asarray(got["probs"])[:, order], dtype=torch.float32)
+
+
+def judge_scores(p_out: torch.Tensor, p_ref: torch.Tensor, p_src: torch.Tensor, tgt: torch.Tensor,
+                 names: list[str]) -> dict:
+    """Hit rate of the outputs (and of the inputs) for the targets, per target, and the emotion score."""
+    score = emotion_score(p_ref, p_out)
+    return {"hit_rate": round(float((p_out.argmax(1) == tgt).float().mean()), 4),
+            "hit_rate_of_inputs": round(float((p_src.argmax(1) == tgt).float().mean()), 4),
+            "hit_rate_per_target": {names[t]: round(float((p_out[tgt == t].argmax(1) == t).float().mean()), 4)
+                                    for t in tgt.unique().tolist()},
+            "emotion_score": round(score.score, 4), "emotion_score_hit_rate": round(score.hit_rate, 4)}
+
+
+def targets(result: dict) -> dict:
+    """Issue 17's targets against the measured values (``None`` where a figure was not measured)."""
+    ident, indep = result.get("identity"), result.get("independent_judge")
+    measured = {"hit_rate": result["transfer"]["hit_rate"],
+                "independent_hit_rate": indep["hit_rate"] if indep else None,
+                "identity_margin": (round(ident["similarity_output_vs_source"] - ident["similarity_output_vs_reference"], 4)
+                                    if ident else None),
+                "laplacian_ratio": result["sharpness"]["laplacian_ratio_median"]}
+    return {k: {"value": v, "target": f">= {TARGETS[k]}", "met": None if v is None else v >= TARGETS[k]}
+            for k, v in measured.items()}
+
+
+def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: int, identity: int,
+               independent_judge: str | None = None) -> dict:
     loaded = load_model(folder, methods=("switchgan",))
     cfg = loaded.config
     m = cfg.model
@@ -85,7 +154,7 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
     src, ref, tgt, out = transfer_all(loaded.model.generator, val.images, val.labels, seed)
     extractor = build_extractor("genfer-fer", model=recognizer)
     real_f, fake_f = features(extractor, val.images), features(extractor, out)
-    fid, fid_inputs, hits = {}, {}, {}
+    fid, fid_inputs = {}, {}
     reader = load_recognizer(judge)
     p_out = predict_probs(reader.model, out, batch_size=256, image_size=reader.image_size)
     p_val = predict_probs(reader.model, val.images, batch_size=256, image_size=reader.image_size)
@@ -99,8 +168,8 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
         real = real_f[val.labels == t]
         fid[names[t]] = fd(real, fake_f[tgt == t])
         fid_inputs[names[t]] = fd(real, real_f[src[tgt == t]])  # the faces before transfer: the do-nothing baseline
-        hits[names[t]] = round(float((p_out[tgt == t].argmax(1) == t).float().mean()), 4)
-    score = emotion_score(p_ref, p_out)
+    blend_k, blend_r2 = (per_pair(lambda o, a, b, i=i: crossfade_fit(o, a, b)[i], out, val.images[src], val.images[ref])
+                         for i in (0, 1))
     result = {
         "model": str(folder), "interpolation_loss": cfg.interpolation_loss,
         "split": f"{cfg.data.dataset}/{cfg.data.val_split} ({cfg.data.label_source} labels)", "faces": len(val.labels),
@@ -111,11 +180,18 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
                 "real_faces_per_expression": {names[t]: int((val.labels == t).sum()) for t in tgt.unique().tolist()}},
         "transfer": {"judge": str(judge), "judge_is_perceptual_network":
                      load_recognizer(m.perceptual_model).folder.resolve() == reader.folder.resolve(),
-                     "n": len(tgt), "hit_rate": round(float((p_out.argmax(1) == tgt).float().mean()), 4),
-                     "hit_rate_of_inputs": round(float((p_val[src].argmax(1) == tgt).float().mean()), 4),
-                     "hit_rate_per_target": hits, "emotion_score": round(score.score, 4),
-                     "emotion_score_hit_rate": round(score.hit_rate, 4)},
+                     "n": len(tgt), **judge_scores(p_out, p_ref, p_val[src], tgt, names)},
+        "sharpness": {"laplacian_ratio_median": round(float(per_pair(laplacian_ratio, out, val.images[src]).median()), 4),
+                      "of": "var(Laplacian(output)) / var(Laplacian(source)), median over the transfers"},
+        "ghosting": {"crossfade_k_median": round(float(blend_k.median()), 4),
+                     "crossfade_r2_median": round(float(blend_r2.median()), 4),
+                     "of": "output - source = k (reference - source) + rest, least squares per transfer"},
     }
+    if independent_judge:
+        p_src_i = independent_probs(independent_judge, val.images, names)
+        p_out_i = independent_probs(independent_judge, out, names)
+        result["independent_judge"] = {"network": "fer mini-Xception", "python": independent_judge,
+                                       **judge_scores(p_out_i, p_src_i[ref], p_src_i[src], tgt, names)}
     if identity:
         from genfer.metrics.identity import identity_similarity
         from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
@@ -135,6 +211,7 @@ def report_run(folder: str, *, recognizer: str, judge: str, limit: int, seed: in
             "similarity_of_different_faces": similarity(sources, sources.roll(1, 0)),
             "network": "dlib ResNet (genfer port), 150 px"}
     result["extractor"] = extractor.name
+    result["targets"] = targets(result)
     return result
 
 
@@ -172,7 +249,10 @@ def main() -> None:
     ap.add_argument("--judge", help="recognizer that reads the outputs' expressions (default: --recognizer); use one "
                                     "other than the model's perceptual network, whose features L_per optimised")
     ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")
-    ap.add_argument("--identity", type=int, default=0, help="identity similarity on N random transfers (dlib)")
+    ap.add_argument("--identity", type=int, default=500, help="identity similarity on N random transfers (dlib; 0: skip)")
+    ap.add_argument("--independent-judge", nargs="?", const="/work/fervenv/bin/python", metavar="PYTHON",
+                    help="also score the outputs with fer's mini-Xception, run by PYTHON (a venv with fer; "
+                         "default /work/fervenv/bin/python)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="cpu", help="preset of the speed benchmark")
     ap.add_argument("--steps", type=int, default=10, help="timed steps per speed figure")
@@ -187,7 +267,8 @@ def main() -> None:
     if not args.speed_only:
         runs = {"with_interpolation": args.run, "without_interpolation": args.run_no_inter}
         report["runs"] = {k: report_run(v, recognizer=args.recognizer, judge=args.judge or args.recognizer,
-                                        limit=args.limit, seed=args.seed, identity=args.identity)
+                                        limit=args.limit, seed=args.seed, identity=args.identity,
+                                        independent_judge=args.independent_judge)
                           for k, v in runs.items() if v}
     if not args.no_speed:
         report["speed"] = {"preset": args.preset, **speed(args.preset, args.steps),

@@ -119,7 +119,7 @@ def test_json_and_jsonl_exclude_each_other(capsys, sample_photo):
 def test_models_json_is_one_object(capsys):
     code, out, _ = run(capsys, "models", "--json")
     d = json.loads(out)
-    assert code == 0 and isinstance(d, dict) and d["default"] in d["models"]
+    assert code == 0 and isinstance(d, dict) and d["default"] in [m["name"] for m in d["models"]]
     code, out, _ = run(capsys, "models", d["default"], "--json")
     card = json.loads(out)
     assert code == 0 and card["name"] == d["default"] and card["card"]

@@ -42,7 +42,7 @@ def test_invert_json_contract_photo_and_aligned_crop(capsys, runs, sample_photo,
                        "--json", "--threads", "1")
     assert code == 0
     d = json.loads(out)
-    assert (d["n"], d["errors"], d["unreadable"]) == (2, 0, 0)
+    assert (d["n"], d["errors"], d["unreadable"]) == (2, 1, 0)
     photo, crop = d["results"]
     assert set(photo) == {"path", "faces", "error"} and photo["error"] is None
     face = photo["faces"][0]
@@ -51,7 +51,8 @@ def test_invert_json_contract_photo_and_aligned_crop(capsys, runs, sample_photo,
     assert face["aligned"] == str(tmp_path / "grace_hopper_aligned.png")
     assert Image.open(face["aligned"]).size == (16, 16) and Image.open(face["reconstruction"]).mode == "L"
     assert np.load(face["latent"]).shape == (6, 16) and np.load(face["latent"]).dtype == np.float32
-    assert crop["faces"][0]["source"] == "whole-image"  # a tight 40 px crop: no detection, reported as such
+    # a 40 px crop of noise: no detection, and the face gate refuses it as a whole-image face
+    assert crop["faces"] == [] and crop["error"] == "no face found"
     code, out, _ = run(capsys, "invert", runs["face"], "--model", runs["psp"], "--out", tmp_path, "--aligned",
                        "--refine", "2", "--json")
     (item,) = json.loads(out)["results"]
@@ -137,13 +138,13 @@ def test_mix_two_inverted_faces(capsys, runs, tmp_path):
     assert code == 2 and "nope.png" in json.loads(out)["error"]
 
 
-def test_demo_row_shows_inversions(runs, tmp_path):
+def test_demo_row_shows_inversions(runs, sample_photo, tmp_path):
     from genfer.api import Recognizer
     from genfer.demo import inversion_extra, run_demo
     from genfer.inversion.faces import FaceInverter
     from genfer.inversion.load import load_gan
 
-    photo = np.asarray(Image.open(runs["face"]).convert("RGB"))
+    photo = np.asarray(Image.open(sample_photo).convert("RGB"))
     inverter = FaceInverter(load_gan(runs["psp"]))
     out = run_demo(Recognizer(), tmp_path, [("face", photo)], extras=[inversion_extra(inverter)], sections_after=[])
     assert "StyleGAN2 inversion" in Path(out["report"]).read_text()

@@ -485,12 +485,14 @@ def test_csv_errors(tmp_path):
 
 
 def test_registry_names_and_default_splits():
-    assert set(DATASETS) == {"fer2013", "ferplus", "rafdb", "affectnet7", "affectnet8", "ckplus", "jaffe", "folder", "csv"}
+    assert set(DATASETS) == {"fer2013", "ferplus", "rafdb", "affectnet7", "affectnet8", "ckplus", "jaffe", "sfew", "mmi",
+                             "multipie", "folder", "csv"}
     assert default_split("fer2013") == "PublicTest"
     assert default_split("ferplus") == "valid"
     assert default_split("rafdb") == "test"
     assert default_split("affectnet7") == default_split("affectnet8") == "valid"
     assert default_split("ckplus") == default_split("jaffe") == "all"
+    assert default_split("sfew") == "val" and default_split("mmi") == default_split("multipie") == "all"
     assert default_split("folder") is None and default_split("csv") is None
     with pytest.raises(ValueError, match="unknown dataset 'kdef'.*fer2013.*ckplus.*csv"):
         open_dataset("kdef", ".")

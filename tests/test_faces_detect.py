@@ -103,14 +103,16 @@ def test_tight_gray_crop_is_detected(pipeline: FacePipeline, hopper: np.ndarray)
     _assert_plausible(faces[0])
 
 
-def test_no_face_square_image_falls_back_to_whole_image(pipeline: FacePipeline) -> None:
+def test_no_face_square_image_falls_back_to_whole_image_only_without_the_gate(pipeline: FacePipeline) -> None:
     blank = np.full((120, 110, 3), 200, np.uint8)
-    faces = pipeline.faces(blank)
+    assert pipeline.faces(blank) == []  # the face gate: FaceMesh finds no face in a blank image
+    ungated = FacePipeline(gate=None, grayscale=True)
+    faces = ungated.faces(blank)
     assert len(faces) == 1 and faces[0].source == "whole-image" and not faces[0].detected
     assert faces[0].box == (0.0, 0.0, 110.0, 120.0)
     assert faces[0].landmarks is not None  # template landmarks at least
-    assert pipeline.process(blank)[0].crop.shape == (48, 48)
-    assert pipeline.faces(np.full((100, 300, 3), 200, np.uint8)) == []  # not square: nothing
+    assert ungated.process(blank)[0].crop.shape == (48, 48)
+    assert ungated.faces(np.full((100, 300, 3), 200, np.uint8)) == []  # not square: nothing
     assert FaceDetector(whole_image_fallback=False).detect(blank) == []
 
 

@@ -35,7 +35,7 @@ def test_neutralizer_returns_poker_faces_of_aligned_crops(tiny_pfvit):
 
 def test_cli_neutralize_json_contract(tiny_pfvit, tmp_path, capsys):
     folder, data = tiny_pfvit
-    img = next((data / "valid" / "happiness").iterdir())
+    img, img2 = sorted((data / "valid" / "happiness").iterdir())[:2]
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")
     code = main(["neutralize", str(img), str(bad), "--aligned", "--model", str(folder), "--out", str(tmp_path / "o"),
@@ -49,7 +49,8 @@ def test_cli_neutralize_json_contract(tiny_pfvit, tmp_path, capsys):
     assert set(face) >= {"box", "label", "probabilities", "poker_face"}
     assert Image.open(face["poker_face"]).size == (32, 32)
     assert Image.open(face["strip"]).size == (128, 32)
-    code = main(["neutralize", str(img), str(bad), str(img), "--aligned", "--model", str(folder), "--out",
+    # a second image: a path given twice is read once
+    code = main(["neutralize", str(img), str(bad), str(img2), "--aligned", "--model", str(folder), "--out",
                  str(tmp_path / "o"), "--jsonl"])
     lines = capsys.readouterr().out.splitlines()
     items = [json.loads(line) for line in lines]  # one object per input, each on its own line
@@ -64,14 +65,14 @@ def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
     assert "not a PF-ViT model" in capsys.readouterr().err
 
 
-def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, tmp_path):
+def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, sample_photo, tmp_path):
     from genfer.api import Recognizer
     from genfer.demo import poker_face_extra, run_demo
     from genfer.pipelines.neutralize import Neutralizer
 
     folder, _ = tiny_pfvit
-    photo = np.full((64, 64, 3), 120, np.uint8)
-    out = run_demo(Recognizer(), tmp_path, [("grey", photo)], extras=[poker_face_extra(Neutralizer(str(folder)))],
+    photo = np.asarray(Image.open(sample_photo).convert("RGB"))
+    out = run_demo(Recognizer(), tmp_path, [("photo", photo)], extras=[poker_face_extra(Neutralizer(str(folder)))],
                    sections_after=[])
     html = open(out["report"]).read()
     assert "PF-ViT: input, reconstruction, poker face" in html
@@ -92,8 +93,9 @@ def test_pfvit_folder_works_as_a_recognizer_in_eval_and_recognize(tiny_pfvit, ca
 @pytest.mark.data
 def test_shipped_pfvit_neutralizes_real_faces(data_root):
     """The shipped PF-ViT on the first 400 FER2013Valid faces: E → S → C well above chance, and the ResNet
-    recognizer reads its poker faces of the non-neutral faces as neutral far more often than the inputs (the
-    full set gives 53.5 % accuracy; 60.2 % vs 8.8 % neutral). A regression guard."""
+    recognizer reads its poker faces of the non-neutral faces as neutral more often than their reconstructions
+    (the full set gives 53.5 % accuracy; poker faces 60.2 %, reconstructions 52.6 %, inputs 8.8 % neutral).
+    A regression guard that fails when the separation is lost."""
     import torch
 
     from genfer.config import DataConfig
@@ -108,6 +110,13 @@ def test_shipped_pfvit_neutralizes_real_faces(data_root):
                      in_chans=pf.in_chans)
     assert float((predict_probs(pf.model, val.images).argmax(1) == val.labels).float().mean()) > 0.45
     with torch.inference_mode():
-        poker = pf.model.render(normalize(val.images[val.labels != 0].float() / 255))["x_tilde"]
-    neutral = predict_probs(judge.model, to_uint8_tensor(poker)).argmax(1) == 0
-    assert float(neutral.float().mean()) > 0.45
+        images = pf.model.render(normalize(val.images[val.labels != 0].float() / 255))
+
+    def neutral_rate(x: torch.Tensor) -> float:
+        return float((predict_probs(judge.model, to_uint8_tensor(x)).argmax(1) == 0).float().mean())
+
+    # relative to the reconstructions x̂ = G(V_e + V_p) of the same faces: a G that lost the separation blurs
+    # both alike (plain reconstructions of the shipped model already read 52.6 % neutral), so only the gap
+    # between x̃ and x̂ shows that removing V_e removes the expression
+    poker, recon = neutral_rate(images["x_tilde"]), neutral_rate(images["x_hat"])
+    assert poker > recon + 0.04, (poker, recon)

@@ -8,7 +8,7 @@ import torch
 from genfer.losses.switchgan import (SwitchGANLossWeights, adversarial_d_loss, adversarial_g_loss,
                                      classification_loss, combine_losses, interpolation_d_loss,
                                      interpolation_g_loss, perceptual_loss, pixel_sum_loss, reconstruction_loss,
-                                     total_variation)
+                                     spatial_mean, total_variation)
 
 torch.set_num_threads(1)
 LN3 = math.log(3.0)  # sigmoid(ln 3) = 0.75, sigmoid(-ln 3) = 0.25
@@ -95,6 +95,46 @@ def test_perceptual_loss_eq11():
     c = c.clone().requires_grad_()
     perceptual_loss(feats, a, b, c, d).backward()
     assert c.grad.abs().sum() > 0
+
+
+def two_layers(t):
+    """F1 = identity, F2 = 3 x the top-left pixel (as in test_perceptual_loss_eq11)."""
+    return [t, 3 * t[:, :, :1, :1]]
+
+
+def one_layer(t):
+    return [t]
+
+
+def test_perceptual_loss_pooled_compares_channel_means():
+    feats = two_layers
+    a, b = img((1, 0), (0, 0)), img((0, 2), (0, 0))
+    c, d = img((1, 1), (1, 1)), img((0, 0), (0, 0))
+    # channel means: a 1/4, b 2/4, c 1, d 0; F2's single position: a 3, b 0, c 3, d 0
+    a_d = abs(1 / 4 - 0) + abs(3 - 0)
+    b_c = abs(2 / 4 - 1) + abs(0 - 3)
+    assert perceptual_loss(feats, a, b, c, d, pooled=True).item() == pytest.approx(a_d + b_c)
+    assert perceptual_loss(feats, a, b, c, d, pooled=True, pairing="source").item() == pytest.approx(
+        abs(1 / 4 - 1) + 0 + abs(2 / 4 - 0) + 0)
+    # the same content moved elsewhere costs nothing pooled, everything map-wise: the paper pairing's
+    # pull toward the reference's layout is gone
+    ident = one_layer
+    a, b = img((1, 0), (0, 0)), img((0, 0), (0, 1))
+    assert perceptual_loss(ident, a, b, a, b, pooled=True).item() == 0.0
+    assert perceptual_loss(ident, a, b, a, b).item() == pytest.approx(2 + 2)
+    assert torch.equal(spatial_mean(torch.arange(8.0).view(1, 2, 2, 2)), torch.tensor([[1.5, 5.5]]))
+    assert torch.equal(spatial_mean(torch.ones(2, 3)), torch.ones(2, 3))
+
+
+def test_paper_pairing_on_maps_rewards_a_crossfade_toward_the_reference():
+    # the ghost mechanism (docs/switchgan.md): on I_c = (1-k) I_a + k I_b, I_d = (1-k) I_b + k I_a the map-wise
+    # paper L_per is (1-k) * 2 * ||I_a - I_b||_1 with F = identity, and L_p is 0 for every k
+    ident = one_layer
+    a, b = img((1, 0), (0, 0)), img((0, 0), (0, 3))
+    for k in (0.0, 0.5, 1.0):
+        c, d = (1 - k) * a + k * b, (1 - k) * b + k * a
+        assert perceptual_loss(ident, a, b, c, d).item() == pytest.approx((1 - k) * 2 * 4)
+        assert pixel_sum_loss(a, b, c, d).item() == pytest.approx(0.0)
 
 
 def test_total_variation():

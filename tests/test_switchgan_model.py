@@ -93,6 +93,26 @@ def test_interpolation_by_hand():
     assert torch.equal(interpolate_blocks(r_a, r_b, i, j, bounds=bounds, p=1.0)[1], r_b)
 
 
+def test_pooled_switch_brings_the_other_faces_block_means_not_its_layout():
+    # R_a: channel c holds c at the top pixel and 10 + c at the bottom; R_b: 100 + c at the top, 200 + c below
+    c = torch.arange(6.0)[None, :, None, None]
+    r_a = torch.cat([c, 10 + c], dim=2).expand(2, 6, 2, 1).clone()
+    r_b = torch.cat([100 + c, 200 + c], dim=2).expand(2, 6, 2, 1).clone()
+    bounds = block_bounds(6, 3)
+    i, j = torch.tensor([0, 1]), torch.tensor([2, 0])
+    r_c, r_d = switch_blocks(r_a, r_b, i, j, bounds=bounds, pooled=True)
+    # sample 0 exchanges blocks 0 and 2: R_c gets R_b's means (150 + c) there, at both pixels; keeps its own block 1
+    assert r_c[0, :, 0, 0].tolist() == [150, 151, 2, 3, 154, 155]
+    assert r_c[0, :, 1, 0].tolist() == [150, 151, 12, 13, 154, 155]
+    assert r_d[0, :, 0, 0].tolist() == [5, 6, 102, 103, 9, 10]  # R_a's means 5 + c
+    assert r_d[0, :, 1, 0].tolist() == [5, 6, 202, 203, 9, 10]
+    r_cp, _ = interpolate_blocks(r_a, r_b, i, j, bounds=bounds, p=0.5, pooled=True)
+    assert r_cp[0, :, 1, 0].tolist() == [(10 + 150) / 2, (11 + 151) / 2, 12, 13, (14 + 154) / 2, (15 + 155) / 2]
+    unit = SwitchUnit(num_classes=3, channels=6, pooled=True)
+    assert torch.equal(unit(r_a, r_b, i, j)[0], r_c) and torch.equal(unit.interpolate(r_a, r_b, i, j)[0], r_cp)
+    assert not torch.equal(switch_blocks(r_a, r_b, i, j, bounds=bounds)[0], r_c)  # the paper's switch keeps layout
+
+
 def test_switch_codes_and_their_spatial_map():
     codes = switch_codes(torch.tensor([0, 1]), torch.tensor([2, 0]), 3)
     assert codes.c.tolist() == [[1, 0, 1], [1, 1, 0]] and torch.equal(codes.d, codes.c)

@@ -72,6 +72,22 @@ def test_ablation_overrides_set_table_vii_switches():
     assert [got[f"{k}N"].synthesised_for_classifier for k in range(7)] == list(range(7))
 
 
+def test_ghost_fixes_in_the_cpu_preset_and_the_ghosting_ablation():
+    cpu = SWITCHGAN_PRESETS["cpu"]
+    assert (cpu.perceptual_features, cpu.tv_target, cpu.model.pooled_switch) == ("pooled", "residual", True)
+    old = apply_overrides(cpu, list(SWITCHGAN_ABLATIONS["Ghosting"]))
+    assert (old.perceptual_features, old.tv_target, old.model.pooled_switch) == ("maps", "output", False)
+    # a config.json saved before these options existed (the shipped model's) keeps the spatial switch it was
+    # trained with when loaded for inference
+    data = to_dict(cpu)
+    for key in ("perceptual_features", "tv_target"):
+        del data[key]
+    del data["model"]["pooled_switch"]
+    assert from_dict(SwitchGANTrainConfig, data).model.pooled_switch is False
+    pooled = apply_overrides(TINY, ["model.pooled_switch=true"])
+    assert build_switchgan(pooled.model).generator.switch.pooled and not build_switchgan(TINY.model).generator.switch.pooled
+
+
 @pytest.mark.parametrize("override, message", [
     ("synthesised_per_original=8", "synthesised_per_original"),
     ("gan_optim.epochs=3", "must equal cls_optim.epochs"),
@@ -79,6 +95,8 @@ def test_ablation_overrides_set_table_vii_switches():
     ("data.target=votes", "data.target"),
     ("model.encoder_channels=[4,8,16]", "5 widths"),
     ("weights.tv=-1", "tv"),
+    ("perceptual_features=means", "perceptual_features"),
+    ("tv_target=faces", "tv_target"),
 ])
 def test_config_rejects_bad_values(override, message):
     with pytest.raises(ConfigError, match=message):

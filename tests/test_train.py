@@ -80,6 +80,16 @@ def test_config_changes_split_length_from_other_keys():
     assert config_changes(saved, wanted) == ({"kimg": [10.0, 20.0], "optim.epochs": [2.0, 3.0]}, ["optim.lr"])
 
 
+def test_an_option_added_since_a_run_was_saved_stops_its_resume_only_when_it_leaves_its_default():
+    saved = {"optim": {"lr": 0.1}}
+    defaults = {"optim": {"lr": 0.1}, "data": {"teacher_weight": 0.5, "teacher": ""}}
+    at_default = {"optim": {"lr": 0.1}, "data": {"teacher_weight": 0.5, "teacher": ""}}
+    assert config_changes(saved, at_default, defaults) == ({}, [])
+    changed = {"optim": {"lr": 0.1}, "data": {"teacher_weight": 0.7, "teacher": ""}}
+    assert config_changes(saved, changed, defaults) == ({}, ["data.teacher_weight"])
+    assert config_changes(saved, at_default) == ({}, ["data.teacher", "data.teacher_weight"])  # no defaults known
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tiny_dataset, tmp_path):
     run = tmp_path / "run"
     train_recognizer(tiny_cfg(tiny_dataset), run, progress=False, max_steps=2)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import genfer.train.switchgan as sw
-from genfer.config import SWITCHGAN_PRESETS, apply_overrides
+from genfer.config import SWITCHGAN_ABLATIONS, SWITCHGAN_PRESETS, apply_overrides
 from genfer.train.distributed import DistInfo
 
 W = {"adv": 1.3, "inter": 0.6, "cls": 0.8, "rec": 2.0, "per": 1.5, "pix": 0.7, "tv": 0.3}
@@ -21,11 +21,9 @@ def features(x):
     return [x[:, :, ::4, ::4], x.mean(dim=1, keepdim=True)[:, :, ::2, ::2] * 2]
 
 
-@pytest.fixture(scope="module")
-def recorded(module_spy):
-    spy = module_spy
+def tiny_trainer(*overrides):
     cfg = apply_overrides(SWITCHGAN_PRESETS["tiny"], [*(f"weights.{k}={v}" for k, v in W.items()),
-                                                     "interpolation_loss=true", "loss_reduction=sum"])
+                                                     "interpolation_loss=true", "loss_reduction=sum", *overrides])
     m = cfg.model
     n = 64
     g = torch.Generator().manual_seed(0)
@@ -33,7 +31,22 @@ def recorded(module_spy):
     labels = torch.arange(n) % m.num_classes
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    t = sw.SwitchGANTrainer(cfg, images=images, labels=labels, info=DistInfo(), feature_net=features)
+    return cfg, sw.SwitchGANTrainer(cfg, images=images, labels=labels, info=DistInfo(), feature_net=features)
+
+
+def tv(x):
+    return ((x[:, :, 1:] - x[:, :, :-1]).abs().flatten(1).sum(1).mean()
+            + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).sum(1).mean())
+
+
+def l1(x, y):
+    return (x - y).flatten(1).abs().sum(1).mean()
+
+
+@pytest.fixture(scope="module")
+def recorded(module_spy):
+    spy = module_spy
+    cfg, t = tiny_trainer()
     rec = {"trainer": t, "cfg": cfg}
     names = ["adversarial_d_loss", "adversarial_g_loss", "interpolation_d_loss", "interpolation_g_loss",
              "classification_loss", "combine_losses", "reconstruction_loss", "perceptual_loss", "pixel_sum_loss",
@@ -133,19 +146,42 @@ def test_image_terms_get_the_right_faces(recorded):
     p = recorded["perceptual_loss"][0]
     assert p.args[1] is xa and p.args[2] is xb and p.args[3] is out.image_c and p.args[4] is out.image_d
     assert p.kwargs["pairing"] == cfg.perceptual_pairing == "paper" and p.kwargs["reduction"] == "sum"
-    hand = sum((fa - fd).flatten(1).abs().sum(1).mean() + (fb - fc).flatten(1).abs().sum(1).mean()
-               for fa, fb, fc, fd in zip(features(xa), features(xb), features(out.image_c), features(out.image_d)))
+    # default (against ghosts): each layer's channel means, paper pairing (I_a, I_d), (I_b, I_c)
+    assert cfg.perceptual_features == "pooled" and p.kwargs["pooled"] is True
+
+    def means(x):
+        return [f.mean(dim=(2, 3)) for f in features(x)]
+
+    hand = sum(l1(fa, fd) + l1(fb, fc) for fa, fb, fc, fd in zip(means(xa), means(xb), means(out.image_c),
+                                                                  means(out.image_d)))
     torch.testing.assert_close(terms["per"], hand)
     q = recorded["pixel_sum_loss"][0]
     assert q.args[0] is xa and q.args[1] is xb and q.args[2] is out.image_c and q.args[3] is out.image_d
     torch.testing.assert_close(terms["pix"], ((xa + xb) - (out.image_c + out.image_d)).flatten(1).abs().sum(1).mean())
-
-    def tv(x):
-        return ((x[:, :, 1:] - x[:, :, :-1]).abs().flatten(1).sum(1).mean()
-                + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).sum(1).mean())
-
+    # default: TV of the residual images G_dec outputs (Eq. 4), not of the composed faces
+    assert cfg.tv_target == "residual"
     tv_args = [c.args[0] for c in recorded["total_variation"]]
-    assert len(tv_args) == 2 and tv_args[0] is out.image_c and tv_args[1] is out.image_d
+    assert len(tv_args) == 2 and tv_args[0] is out.residual_c and tv_args[1] is out.residual_d
+    torch.testing.assert_close(terms["tv"], tv(out.residual_c) + tv(out.residual_d))
+    assert not torch.allclose(terms["tv"], tv(out.image_c) + tv(out.image_d))
+
+
+def test_ghosting_ablation_restores_map_wise_l_per_and_tv_of_the_faces(spy):
+    """SWITCHGAN_ABLATIONS["Ghosting"]: the shipped model's losses before issue 17."""
+    cfg, t = tiny_trainer(*SWITCHGAN_ABLATIONS["Ghosting"])
+    assert (cfg.perceptual_features, cfg.tv_target) == ("maps", "output")
+    per, tvs, comb = spy(sw, "perceptual_loss"), spy(sw, "total_variation"), spy(sw, "combine_losses")
+    g = spy(t.model.generator, "forward")
+    pair = spy(t, "pair_batch")
+    t.step(0)
+    xa, xb, _ya, _yb = pair[0].out
+    out = g[0].out
+    terms = comb[0].args[0]
+    assert per[0].kwargs["pooled"] is False
+    hand = sum(l1(fa, fd) + l1(fb, fc) for fa, fb, fc, fd in zip(features(xa), features(xb), features(out.image_c),
+                                                                  features(out.image_d)))
+    torch.testing.assert_close(terms["per"], hand)
+    assert len(tvs) == 2 and tvs[0].args[0] is out.image_c and tvs[1].args[0] is out.image_d
     torch.testing.assert_close(terms["tv"], tv(out.image_c) + tv(out.image_d))
 
 

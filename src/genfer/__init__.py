@@ -4,6 +4,7 @@ The most used entry points are re-exported lazily (importing ``genfer`` alone do
 
     from genfer import Recognizer, EMOTIONS
     from genfer import Neutralizer, ExpressionTransfer, FaceInverter   # PF-ViT, switch-unit GAN, GAN inversion
+    from genfer import Editor              # latent emotion editing: edit, neutralize, transfer in W+
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from genfer.labels import EMOTIONS, EMOTIONS_7
 
-__all__ = ["EMOTIONS", "EMOTIONS_7", "ExpressionTransfer", "FaceInverter", "Neutralizer", "Recognizer", "load_gan",
+__all__ = ["EMOTIONS", "EMOTIONS_7", "Editor", "ExpressionTransfer", "FaceInverter", "Neutralizer", "Recognizer", "load_gan",
            "open_dataset", "recognize", "__version__"]
 
 try:
@@ -27,6 +28,7 @@ _LAZY = {
     "recognize": "genfer.api",
     "open_dataset": "genfer.data.registry",
     "Neutralizer": "genfer.pipelines.neutralize",
+    "Editor": "genfer.pipelines.latent",
     "ExpressionTransfer": "genfer.pipelines.transfer",
     "FaceInverter": "genfer.inversion.faces",
     "load_gan": "genfer.inversion.load",

@@ -19,7 +19,8 @@ import torch
 from genfer.faces.io import ImageReadError, list_images, load_image
 from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
 from genfer.labels import class_names
-from genfer.predict import predict_probs
+from genfer.predict import predict_probs_with
+from genfer.runtime.backends import BACKENDS, Backend, make_backend
 
 
 @dataclass
@@ -73,14 +74,15 @@ ImageInput = str | os.PathLike | np.ndarray | Any  # PIL.Image.Image too
 def expand_inputs(inputs: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:
     """Flatten inputs: a folder becomes its images in sorted order; arrays/PIL images pass through.
 
-    Missing paths raise ``FileNotFoundError`` with the path.
+    A path that does not exist stays an input: its result carries the error ("no such file", ``readable`` False)
+    while the other inputs are processed.
     """
     if isinstance(inputs, (str, os.PathLike, np.ndarray)) or not isinstance(inputs, (list, tuple)):
         inputs = [inputs]
     out: list[ImageInput] = []
     for item in inputs:
         if isinstance(item, (str, os.PathLike)):
-            out.extend(list_images([item]))
+            out.extend(list_images([item]) if os.path.exists(item) else [item])
         else:
             out.append(item)
     return out
@@ -99,6 +101,9 @@ class Recognizer:
         detector: face detector backend (``auto``, ``mediapipe``, ``haar``).
         hflip_tta: average predictions with the mirrored crop (slower, slightly more accurate).
         batch_size: crops per forward pass.
+        backend: the network runtime, one of :data:`genfer.runtime.backends.BACKENDS` (``auto``: ONNX Runtime
+            when installed and measured faster for this model, else PyTorch); created on first use,
+            :attr:`backend` says which one runs.
     """
 
     def __init__(
@@ -109,7 +114,10 @@ class Recognizer:
         detector: str = "auto",
         hflip_tta: bool = False,
         batch_size: int = 64,
+        backend: str = "auto",
     ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.loaded = load_recognizer(model, device=device)
         self.config = self.loaded.config
         self.classes = class_names(self.loaded.num_classes)
@@ -119,6 +127,20 @@ class Recognizer:
         self.batch_size = batch_size
         self._detector_backend = detector
         self._pipeline = None
+        self._backend_name = backend
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The network backend (created on first use: ``auto`` may export and time the ONNX graph once)."""
+        if self._backend is None:
+            self._backend = make_backend(self.loaded, self._backend_name)
+        return self._backend
+
+    @property
+    def backend_in_use(self) -> Backend | None:
+        """The backend if a face has been classified yet, else None (without creating it)."""
+        return self._backend
 
     @property
     def pipeline(self):
@@ -160,8 +182,8 @@ class Recognizer:
                 x = (x.float() * luma).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
             else:
                 x = x.expand(-1, 3, -1, -1)
-        probs = predict_probs(self.loaded.model, x, batch_size=self.batch_size, image_size=self.image_size,
-                              hflip_tta=self.hflip_tta)
+        probs = predict_probs_with(self.backend.logits, x, num_classes=len(self.classes), batch_size=self.batch_size,
+                                   image_size=self.image_size, hflip_tta=self.hflip_tta)
         return probs.numpy()
 
     def _face_result(self, probs: np.ndarray, **kw: Any) -> FaceResult:
@@ -176,12 +198,14 @@ class Recognizer:
 
     # ------------------------------------------------------------------ images
     def iter_predict(self, inputs: ImageInput | Sequence[ImageInput], *, aligned: bool = False,
-                     batch_images: int = 32) -> Iterator[ImageResult]:
+                     batch_images: int | None = None) -> Iterator[ImageResult]:
         """Recognise faces image by image, streaming (bounded memory over large folders).
 
-        Crops of up to ``batch_images`` images are classified in one batch; results come in input order.
+        Crops of up to ``batch_images`` images are classified in one batch (default: :meth:`images_per_batch`);
+        results come in input order.
         """
         items = expand_inputs(inputs)
+        batch_images = batch_images or self.images_per_batch(aligned)
         for start in range(0, len(items), batch_images):
             yield from self._predict_chunk(items[start : start + batch_images], start, aligned)
 
@@ -189,12 +213,18 @@ class Recognizer:
         return [res for res, _ in self._faces_chunk(items, offset, aligned)]
 
     def iter_faces(self, inputs: ImageInput | Sequence[ImageInput], *, aligned: bool = False,
-                   batch_images: int = 32) -> Iterator[tuple[ImageResult, list[np.ndarray]]]:
+                   batch_images: int | None = None) -> Iterator[tuple[ImageResult, list[np.ndarray]]]:
         """Like :meth:`iter_predict`, also yielding each image's aligned crops (one per face, as the model takes
         them: (size, size) uint8 grayscale or (size, size, 3) RGB), for models that process the crops further."""
         items = expand_inputs(inputs)
+        batch_images = batch_images or self.images_per_batch(aligned)
         for start in range(0, len(items), batch_images):
             yield from self._faces_chunk(items[start : start + batch_images], start, aligned)
+
+    def images_per_batch(self, aligned: bool) -> int:
+        """Images whose crops go through the network together: a full network batch of aligned crops (one face
+        each), 32 photos otherwise (bounded latency before the first result)."""
+        return self.batch_size if aligned else 32
 
     def find_faces(self, item: ImageInput, index: int = 0, *,
                    aligned: bool = False) -> tuple[ImageResult, list[np.ndarray], list[dict[str, Any]]]:
@@ -252,6 +282,21 @@ class Recognizer:
         return list(self.iter_predict(inputs, aligned=aligned))
 
     __call__ = predict
+
+    @staticmethod
+    def to_records(results: Sequence[Any]) -> list[dict[str, Any]]:
+        """One dict per face of photo (or video-frame) results: ``path, face, x, y, w, h, label, source, score`` and
+        one probability per emotion (:mod:`genfer.tables`; video rows have ``frame, time, track``)."""
+        from genfer.tables import records
+
+        return records(results)
+
+    @staticmethod
+    def to_frame(results: Sequence[Any]) -> Any:
+        """:meth:`to_records` as a pandas DataFrame (needs pandas)."""
+        from genfer.tables import to_frame
+
+        return to_frame(results)
 
 
 def recognize(inputs: ImageInput | Sequence[ImageInput], **kwargs: Any) -> list[ImageResult]:

@@ -14,20 +14,23 @@ import sys
 from typing import Callable, Sequence
 
 from genfer.commands import COMMANDS
+from genfer.commands._args import OneLineParser, check_args, subcommand_parser
 from genfer.commands._common import USER_ERRORS, UserError, finish
+from genfer.commands._help import finish_help
 
 __all__ = ["USER_ERRORS", "UserError", "build_parser", "finish", "main"]  # UserError etc.: backwards compatibility
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genfer", description="Facial expression recognition and editing.")
+    parser = OneLineParser(prog="genfer", description="Facial expression recognition and editing.")
     parser.add_argument("--version", action="version", version=f"genfer {_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"genfer.commands.{name}")
-        module.add_parser(sub).set_defaults(func=module.run)
-    return parser
+        finish_help(module.add_parser(sub), getattr(module, "EXAMPLE", None)).set_defaults(func=module.run)
+    return finish_help(parser, "genfer demo            # the shipped models on sample photos: genfer-demo/report.html\n"
+                               "genfer COMMAND --help  # every option with its default, and an example")
 
 
 def _version() -> str:
@@ -53,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        check_args(args, subcommand_parser(parser, args.command))
         return func(args)
     except USER_ERRORS as exc:
         if os.environ.get("GENFER_DEBUG"):

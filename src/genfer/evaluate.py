@@ -8,7 +8,6 @@ back to the whole image where no face is found, and counts how often that happen
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from genfer.data.arrays import split_tensor
+from genfer.data.arrays import pixel_hashes, split_tensor
+from genfer.data.base import drop_unreadable
+from genfer.io.json_text import dumps as json_dumps
 from genfer.data.registry import default_split, open_dataset
 from genfer.metrics.classification import ClassificationReport, classification_report, plot_confusion
 
@@ -35,10 +36,48 @@ class EvalResult:
     model: str
     faces: str
     no_face: int
+    backend: str | None = None
+    duplicates: dict[str, Any] | None = None
+    groups: dict[str, dict[str, float | int]] | None = None
+    unreadable: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {k: v for k, v in (("backend", self.backend), ("duplicates", self.duplicates),
+                                   ("per_group", self.groups), ("unreadable", self.unreadable)) if v is not None}
         return {"dataset": self.dataset, "split": self.split, "model": self.model, "faces": self.faces,
-                "no_face_fallbacks": self.no_face, **self.report.to_dict()}
+                "no_face_fallbacks": self.no_face, **extra, **self.report.to_dict()}
+
+    def summary(self) -> str:
+        """Lines on dropped duplicates and per-group accuracy ('' when there are neither)."""
+        lines = []
+        if self.unreadable:
+            u = self.unreadable
+            lines.append(f"left out {u['skipped']} unreadable images (--skip-bad), e.g. {u['first']}")
+        if self.duplicates:
+            d = self.duplicates
+            lines.append(f"dropped {d['dropped']} of {d['before']} faces that are pixel copies of {d['of']}")
+        if self.groups:
+            width = max(map(len, self.groups))
+            lines += [f"{'group':<{width}}  {'n':>5}  accuracy"]
+            lines += [f"{g:<{width}}  {v['n']:>5}  {v['accuracy']:.4f}" for g, v in self.groups.items()]
+        return "\n".join(lines)
+
+
+def duplicate_mask(evaluated: Any, reference: Any, *, progress: bool = False) -> np.ndarray:
+    """(N,) bool: which images of ``evaluated`` (a :class:`~genfer.data.base.FaceImages`) have an exact pixel copy
+    in ``reference``."""
+    seen = set(pixel_hashes(reference, progress=progress).tolist())
+    return np.array([h in seen for h in pixel_hashes(evaluated, progress=progress).tolist()], bool)
+
+
+def group_accuracy(groups: list[str], labels: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float | int]]:
+    """Accuracy per group, in sorted group order: ``{group: {"n", "accuracy"}}``."""
+    out: dict[str, dict[str, float | int]] = {}
+    names = np.asarray(groups)
+    for g in sorted(set(groups)):
+        hit = names == g
+        out[g] = {"n": int(hit.sum()), "accuracy": round(float((labels[hit] == predicted[hit]).mean()), 4)}
+    return out
 
 
 def evaluate_dataset(
@@ -50,6 +89,8 @@ def evaluate_dataset(
     faces: str = "auto",
     limit: int = 0,
     progress: bool = False,
+    exclude_duplicates_of: str | None = None,
+    skip_bad: bool = False,
     **options: Any,
 ) -> EvalResult:
     """Evaluate ``recognizer`` (a :class:`genfer.Recognizer`) on ``dataset`` at ``root``.
@@ -58,6 +99,10 @@ def evaluate_dataset(
         split: defaults to the dataset's evaluation split (see ``default_split``).
         faces: ``crop``, ``detect`` or ``auto`` (by dataset, see module docstring).
         limit: evaluate only the first ``limit`` labelled images (0 = all).
+        exclude_duplicates_of: drop the faces whose pixels exactly equal those of a face in this split of the
+            same dataset (e.g. ``train``); how many were dropped is in the result's ``duplicates``.
+        skip_bad: leave out the images that cannot be read (counted in the result's ``unreadable``); without it
+            the first one raises :class:`~genfer.data.base.DatasetImageError` naming the file.
         options: reader options (e.g. ``label_source="fer2013"`` for ferplus).
     """
     split = split if split is not None else default_split(dataset)
@@ -66,6 +111,15 @@ def evaluate_dataset(
     if limit:
         keep = keep[:limit]
     ds = ds.subset(keep)
+    unreadable = None
+    if skip_bad:
+        ds, bad = drop_unreadable(ds, progress=progress)
+        unreadable = {"skipped": len(bad), "first": bad[0]} if bad else None
+    duplicates = None
+    if exclude_duplicates_of:
+        copies = duplicate_mask(ds, open_dataset(dataset, root, exclude_duplicates_of, **options), progress=progress)
+        duplicates = {"of": exclude_duplicates_of, "before": len(ds), "dropped": int(copies.sum())}
+        ds = ds.subset(~copies)
     mode = faces if faces != "auto" else ("crop" if dataset.lower() in CROP_DATASETS else "detect")
     no_face = 0
     if mode == "crop":
@@ -89,17 +143,23 @@ def evaluate_dataset(
         probs = np.asarray(rows, dtype=np.float32).reshape(-1, len(recognizer.classes))
     else:
         raise ValueError(f"faces must be 'crop', 'detect' or 'auto', not {faces!r}")
-    report = classification_report(ds.labels, probs.argmax(1) if len(probs) else np.zeros(0, int),
-                                   ds.classes, recognizer.classes)
+    predicted = probs.argmax(1) if len(probs) else np.zeros(0, int)
+    report = classification_report(ds.labels, predicted, ds.classes, recognizer.classes)
+    groups = None
+    if ds.groups is not None:  # labels and predictions compared by class name
+        names = np.asarray(recognizer.classes)[predicted] if len(predicted) else np.zeros(0, str)
+        groups = group_accuracy(ds.groups, np.asarray(ds.classes)[ds.labels], names)
+    backend = getattr(recognizer, "backend", None)
     return EvalResult(report=report, dataset=dataset, split=split, model=recognizer.loaded.name, faces=mode,
-                      no_face=no_face)
+                      no_face=no_face, backend=getattr(backend, "name", None), duplicates=duplicates, groups=groups,
+                      unreadable=unreadable)
 
 
 def save_eval(result: EvalResult, out_dir: str | Path) -> list[Path]:
     """Write ``metrics.json`` and ``confusion.png`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result.to_dict(), indent=2))
+    (out / "metrics.json").write_text(json_dumps(result.to_dict(), indent=2))
     title = f"{result.model} on {result.dataset}/{result.split}: acc {result.report.accuracy:.4f}"
     plot_confusion(result.report, str(out / "confusion.png"), title=title)
     return [out / "metrics.json", out / "confusion.png"]

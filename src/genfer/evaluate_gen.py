@@ -31,14 +31,10 @@ from genfer.metrics.features import (
 from genfer.metrics.frechet import frechet_distance_stats
 from genfer.metrics.kid import kernel_inception_distance
 from genfer.metrics.lpips import build_lpips
+from genfer.metrics.names import METRICS, PAIRED, UNPAIRED
 from genfer.metrics.ssim import mse, psnr, ssim
 
 log = logging.getLogger(__name__)
-
-UNPAIRED = ("fid", "kid")
-PAIRED = ("lpips", "ssim", "psnr", "mse")
-METRICS = UNPAIRED + PAIRED
-"""Metric names accepted by :func:`evaluate_generated`."""
 
 
 class PairingError(ValueError):

@@ -29,7 +29,8 @@ DEFAULT_RECOGNIZER = "fer-resnet18s-48"
 FER2013_RECOGNIZER = "fer2013-resnet18s-48"
 """The shipped recognizer trained on FER2013's original 7-class labels."""
 
-MODEL_ALIASES = {"pfvit": "pfvit-vit-t-48", "switchgan": "switchgan-fer2013-48", "psp": "psp-gray64"}
+MODEL_ALIASES = {"pfvit": "pfvit-vit-t-48", "switchgan": "switchgan-fer2013-48", "psp": "psp-gray64",
+                 "hyperstyle": "hyperstyle-gray64", "asit": "asit-gray64", "ifer": "ifer-gray64"}
 """Short names of shipped models (``--model pfvit``)."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -30,19 +32,34 @@ def predict_probs(
     """
     model.eval()
     device = next(model.parameters()).device
+    return predict_probs_with(lambda x: model(x.to(device)), images, num_classes=getattr(model, "num_classes", 8),
+                              batch_size=batch_size, image_size=image_size, hflip_tta=hflip_tta)
+
+
+@torch.inference_mode()
+def predict_probs_with(
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    *,
+    num_classes: int,
+    batch_size: int = 64,
+    image_size: int | None = None,
+    hflip_tta: bool = False,
+) -> torch.Tensor:
+    """:func:`predict_probs` with any network: ``logits(x)`` maps normalised crops (B, C, H, W) in [-1, 1] to
+    (B, K) logits (a model, or a :mod:`genfer.runtime` backend's ``logits``)."""
     out = []
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].to(device)
+        x = images[start : start + batch_size]
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         if image_size and x.shape[-1] != image_size:
             x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
         x = normalize(x)
-        logits = model(x)
+        z = logits(x)
         if hflip_tta:
-            logits = (logits + model(x.flip(-1))) / 2
-        out.append(logits.float().softmax(-1).cpu())
-    k = getattr(model, "num_classes", 8)
-    return torch.cat(out) if out else torch.zeros(0, k)
+            z = (z + logits(x.flip(-1))) / 2
+        out.append(z.float().softmax(-1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, num_classes)
 
 
 PRECISIONS = ("float32", "bfloat16")

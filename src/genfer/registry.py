@@ -22,13 +22,19 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from genfer.config import (
+    ASIT_PRESETS,
+    IFER_PRESETS,
+    HYPERSTYLE_PRESETS,
     MAE_TRAIN_PRESETS,
     PFVIT_PRESETS,
     PSP_PRESETS,
     RECOGNIZER_PRESETS,
     STYLEGAN2_PRESETS,
     SWITCHGAN_PRESETS,
+    ASITTrainConfig,
     ConfigError,
+    HyperStyleTrainConfig,
+    IFERTrainConfig,
     MAETrainConfig,
     PFViTTrainConfig,
     PSpTrainConfig,
@@ -206,6 +212,44 @@ def _load_psp(cfg: PSpTrainConfig, state: StateDict) -> nn.Module:
     return psp
 
 
+def _load_asit(cfg: ASITTrainConfig, state: StateDict) -> nn.Module:
+    """ASIT encoder + generator (a pSp-style pair whose encoder also predicts the structure code)."""
+    from genfer.models.asit import build_asit_encoder
+    from genfer.models.psp import PSp
+    from genfer.models.stylegan2 import build_generator
+
+    model = PSp(encoder=build_asit_encoder(cfg.encoder, cfg.stylegan2), decoder=build_generator(cfg.stylegan2))
+    _load_strict(model, state).requires_grad_(False)
+    model.decoder.latent_avg.copy_(model.encoder.latent_avg)
+    return model
+
+
+def _load_ifer(cfg: IFERTrainConfig, state: StateDict) -> nn.Module:
+    """An inversion encoder (ASIT or pSp) with IFER's feature modulation head."""
+    from genfer.models.ifer import build_fer_encoder, build_ifer
+
+    return _load_strict(build_ifer(cfg.model, build_fer_encoder(cfg)), state)
+
+
+def _ifer_geometry(cfg: IFERTrainConfig) -> tuple[int, int]:
+    size = (cfg.asit if cfg.encoder == "asit" else cfg.psp).input_size
+    return size or cfg.stylegan2.resolution, cfg.stylegan2.img_channels
+
+
+def _load_hyperstyle(cfg: HyperStyleTrainConfig, state: StateDict) -> nn.Module:
+    """pSp encoder + generator + hypernetwork; the generator's ``latent_avg`` is the encoder's."""
+    from genfer.models.hyperstyle import HyperStyle, build_hypernet
+    from genfer.models.psp import build_psp_encoder
+    from genfer.models.stylegan2 import build_generator
+
+    decoder = build_generator(cfg.stylegan2)
+    model = HyperStyle(encoder=build_psp_encoder(cfg.encoder, cfg.stylegan2), decoder=decoder,
+                       hypernet=build_hypernet(cfg.hypernet, decoder), iterations=cfg.hypernet.iterations)
+    _load_strict(model, state).requires_grad_(False)
+    model.decoder.latent_avg.copy_(model.encoder.latent_avg)
+    return model
+
+
 def _recognizer_geometry(cfg: RecognizerTrainConfig) -> tuple[int, int]:
     return cfg.model.image_size, cfg.model.in_chans
 
@@ -222,7 +266,7 @@ def _stylegan2_geometry(cfg: StyleGAN2TrainConfig) -> tuple[int, int]:
     return cfg.model.resolution, cfg.model.img_channels
 
 
-def _psp_geometry(cfg: PSpTrainConfig) -> tuple[int, int]:
+def _psp_geometry(cfg: PSpTrainConfig | HyperStyleTrainConfig | ASITTrainConfig) -> tuple[int, int]:
     return cfg.stylegan2.resolution, cfg.stylegan2.img_channels
 
 
@@ -243,6 +287,15 @@ for _method in (
            checkpoint_weights="g_ema.safetensors", input_geometry=_stylegan2_geometry),
     Method(name="psp", summary="pSp inversion encoder for a trained StyleGAN2, shipped with its generator",
            config=PSpTrainConfig, presets=PSP_PRESETS, load=_load_psp, tasks=("invert", "sample"),
+           input_geometry=_psp_geometry),
+    Method(name="asit", summary="ASIT: GC ViT inversion encoder with a structure code, shipped with its generator",
+           config=ASITTrainConfig, presets=ASIT_PRESETS, load=_load_asit, tasks=("invert", "sample"),
+           input_geometry=_psp_geometry),
+    Method(name="ifer", summary="IFER: expression recognition from an ASIT (or pSp) inversion encoder's codes",
+           config=IFERTrainConfig, presets=IFER_PRESETS, load=_load_ifer, tasks=("recognize",),
+           input_geometry=_ifer_geometry),
+    Method(name="hyperstyle", summary="HyperStyle: per-image generator weight offsets refining a pSp inversion",
+           config=HyperStyleTrainConfig, presets=HYPERSTYLE_PRESETS, load=_load_hyperstyle, tasks=("invert",),
            input_geometry=_psp_geometry),
 ):
     register(_method)

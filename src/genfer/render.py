@@ -23,26 +23,27 @@ EMOTION_COLOURS: dict[str, tuple[int, int, int]] = dict(zip(EMOTIONS, [
 ]))
 
 
-def annotate(image_rgb: np.ndarray, faces: Sequence) -> Image.Image:
+def annotate(image_rgb: np.ndarray, faces: Sequence, *, prefixes: Sequence[str] | None = None) -> Image.Image:
     """Draw each face's box, 5 landmarks and ``label p`` on a copy of the image.
 
     Args:
         image_rgb: (H, W, 3) uint8.
         faces: :class:`genfer.api.FaceResult` objects.
+        prefixes: text put before each face's label (e.g. a video's track id ``"#3 "``).
     """
     img = Image.fromarray(image_rgb).convert("RGB")
     draw = ImageDraw.Draw(img)
     side = max(img.size)
     width = max(2, side // 250)
     font = ImageFont.load_default(size=max(12, side // 40))
-    for f in faces:
+    for k, f in enumerate(faces):
         x, y, w, h = f.box
         colour = EMOTION_COLOURS.get(f.label, (255, 255, 255))
         draw.rectangle([x, y, x + w, y + h], outline=colour, width=width)
         for px, py in f.landmarks or []:
             r = width + 1
             draw.ellipse([px - r, py - r, px + r, py + r], fill=(0, 255, 0))
-        text = f"{f.label} {f.probabilities[f.label]:.2f}"
+        text = f"{prefixes[k] if prefixes else ''}{f.label} {f.probabilities[f.label]:.2f}"
         tx, ty = x, max(0, y - font.size - 2 * width)
         box = draw.textbbox((tx, ty), text, font=font)
         draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], fill=colour)
@@ -57,6 +58,13 @@ def image_data_uri(img: Image.Image, *, max_side: int = 640) -> str:
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="JPEG", quality=88)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def png_data_uri(image: np.ndarray, *, scale: int = 1) -> str:
+    """A PNG ``data:`` URI of a uint8 (H, W) or (H, W, 3) image, enlarged ``scale`` times (nearest)."""
+    buf = io.BytesIO()
+    enlarge(image, scale).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def probability_bars(probabilities: dict[str, float]) -> str:
@@ -140,3 +148,26 @@ def grid_array(rows: list[torch.Tensor]) -> np.ndarray:
 def save_grid(rows: list[torch.Tensor], path: str | Path, *, scale: int = 2) -> Path:
     """Save image rows (each (B, C, H, W) in [-1, 1]) as one PNG grid, enlarged ``scale`` times."""
     return save_png(grid_array(rows), path, scale=scale)
+
+
+def saliency_overlay(crop: np.ndarray, heat: np.ndarray, caption: str, *, side: int = 192,
+                     alpha: float = 0.45) -> Image.Image:
+    """A face crop with a saliency map blended over it (jet colours) and a caption bar below.
+
+    Args:
+        crop: (h, w) or (h, w, 3) uint8 aligned face.
+        heat: (h', w') float map in [0, 1] (resized to the crop).
+        caption: e.g. ``"happiness 0.93 (grad-cam++)"``.
+    """
+    import cv2
+
+    face = np.asarray(Image.fromarray(crop).convert("RGB").resize((side, side), Image.BILINEAR), dtype=np.float32)
+    heat8 = (np.clip(cv2.resize(heat.astype(np.float32), (side, side)), 0, 1) * 255).astype(np.uint8)
+    colours = cv2.cvtColor(cv2.applyColorMap(heat8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)
+    blended = Image.fromarray(((1 - alpha) * face + alpha * colours).round().astype(np.uint8))
+    font = ImageFont.load_default(size=max(12, side // 14))
+    bar = font.size + 8
+    out = Image.new("RGB", (side, side + bar), (0, 0, 0))
+    out.paste(blended, (0, 0))
+    ImageDraw.Draw(out).text((4, side + 3), caption, fill=(255, 255, 255), font=font)
+    return out

@@ -8,6 +8,6 @@ subclasses (e.g. :class:`~genfer.commands._common.UserError`) for user mistakes,
 into one stderr line and exit code 2.
 """
 
-COMMANDS: tuple[str, ...] = ("recognize", "train", "eval", "eval_gen", "demo", "models", "neutralize", "transfer",
-                             "invert", "sample", "mix")
+COMMANDS: tuple[str, ...] = ("recognize", "train", "eval", "eval_gen", "demo", "models", "runs", "neutralize", "transfer",
+                             "invert", "edit", "directions", "sample", "mix", "export", "explain", "serve")
 """Modules under ``genfer.commands`` that define a subcommand (``eval_gen`` is ``genfer eval-gen``)."""

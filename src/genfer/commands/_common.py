@@ -9,7 +9,6 @@ line as each input finishes, and nothing else on stdout. Without either flag the
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from collections import deque
@@ -46,7 +45,10 @@ def setup_threads(args: argparse.Namespace) -> None:
 
 
 def dumps(data: Any, *, indent: int | None = None) -> str:
-    return json.dumps(data, indent=indent)
+    """Strict JSON text: NaN and infinities are written as ``null`` (:func:`genfer.io.json_text.dumps`)."""
+    from genfer.io.json_text import dumps as strict_dumps
+
+    return strict_dumps(data, indent=indent)
 
 
 def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
@@ -158,26 +160,84 @@ def add_common(p: argparse.ArgumentParser, *, model: bool = True, jsonl: bool = 
     """``--model`` (a recognizer; ``model=False`` leaves it to the command), ``--json`` [``--jsonl``],
     ``--threads`` and ``--quiet``."""
     if model:
+        from genfer.commands._help import model_help
         from genfer.hub import DEFAULT_RECOGNIZER
 
-        p.add_argument("--model", default=DEFAULT_RECOGNIZER, help="shipped model name or model/checkpoint folder")
+        p.add_argument("--model", default=DEFAULT_RECOGNIZER, help=model_help("recognize", "recognizer"))
     add_output_options(p, jsonl=jsonl)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_detector(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detector", default="auto", choices=["auto", "mediapipe", "haar"])
+    p.add_argument("--detector", default="auto", choices=["auto", "mediapipe", "haar"],
+                   help="face detector: auto (MediaPipe if it imports, else Haar), mediapipe (MediaPipe, then Haar "
+                        "cascades), haar (OpenCV Haar cascades only)")
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    """``--backend``: the network runtime of the recognizer (:mod:`genfer.runtime.backends`)."""
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"],
+                   help="network runtime: auto (ONNX Runtime if installed and measured faster for the model, else "
+                        "PyTorch), torch, onnx, onnx-int8 (static int8, calibrated on FERPlus training faces)")
+
+
+def say_backend(args: argparse.Namespace, recognizer: Any, unreadable: list[str] | None = None) -> None:
+    """After a command's work: one stderr line naming the network backend that ran, if any face was classified
+    (not with --quiet, --json or --jsonl, and not when inputs failed: then stderr holds only the error line)."""
+    backend = recognizer.backend_in_use
+    quiet = args.quiet or getattr(args, "json", False) or getattr(args, "jsonl", False)
+    if backend is not None and not quiet and not unreadable:
+        print(f"backend: {backend.describe()}", file=sys.stderr)
 
 
 def expand_or_fail(paths: list[str]) -> list[Any]:
-    """Image files and folders -> inputs; a :class:`UserError` when there are none."""
+    """Image files and folders -> inputs; a :class:`UserError` when there are none.
+
+    A path that does not exist stays in the list as itself: the command reports it as an unreadable input
+    ("no such file") while it processes the others, and exits with code 2 at the end.
+    """
     from genfer.api import expand_inputs
 
-    items = expand_inputs(paths)
+    items: list[Any] = []
+    seen: set[Any] = set()
+    for found in expand_inputs(paths):
+        if found not in seen:
+            seen.add(found)
+            items.append(found)
     if not items:
         raise UserError("no images found in " + " ".join(paths))
     return items
+
+
+class OutputNames:
+    """The one rule of output file names, in every command: an input's file stem, then ``-2``, ``-3``, ... for the
+    second, third input with the same stem (``a/x.jpg`` and ``b/x.jpg`` give ``x`` and ``x-2``), so no output
+    overwrites another. The JSON output maps each input path to its files."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+
+    def __call__(self, path: Any) -> str:
+        stem = Path(str(path)).stem or "image"
+        self._used[stem] = self._used.get(stem, 0) + 1
+        return stem if self._used[stem] == 1 else f"{stem}-{self._used[stem]}"
+
+
+def shown_paths(items: list[Any]) -> dict[str, str]:
+    """How text tables name the inputs: each path relative to the folder all of them share (``a/x.jpg`` and
+    ``b/x.jpg`` stay apart; one folder's images show as file names)."""
+    import os
+
+    paths = [str(p) for p in items if isinstance(p, (str, os.PathLike))]
+    if not paths:
+        return {}
+    parents = [os.path.dirname(os.path.abspath(p)) for p in paths]
+    try:
+        root = os.path.commonpath(parents)
+    except ValueError:  # different drives
+        return {p: p for p in paths}
+    return {p: os.path.relpath(os.path.abspath(p), root) for p in paths}
 
 
 def save_png(image: "np.ndarray", path: Path, *, scale: int = 1) -> str:

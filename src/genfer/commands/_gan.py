@@ -20,6 +20,11 @@ def setup_gan(args: argparse.Namespace) -> Any:
 
     setup_threads(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
+    inverter = getattr(args, "inverter", None)
+    if inverter:  # --inverter METHOD: its shipped model unless --model names one
+        from genfer.pipelines.latent import load_inverter
+
+        return load_inverter(args.model if args.model != DEFAULT_GAN else inverter)
     return load_gan(args.model)
 
 
@@ -36,6 +41,9 @@ def add_gan_options(p: argparse.ArgumentParser, *, refine: bool, jsonl: bool = F
     p.add_argument("--model", default=DEFAULT_GAN, help="pSp model (encoder + generator) or StyleGAN2 model: shipped "
                                                         f"name or model/run folder (default {DEFAULT_GAN})")
     if refine:
+        from genfer.commands._latent import add_inverter_option
+
+        add_inverter_option(p)
         p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
         p.add_argument("--refine", type=int, default=0, metavar="STEPS",
                        help="refine the encoder's code by STEPS optimisation steps (needed for a generator alone)")

@@ -12,6 +12,9 @@ from typing import Any
 from genfer.commands._common import add_common, emit, setup_threads
 
 
+EXAMPLE = 'genfer demo --out genfer-demo      # then open genfer-demo/report.html'
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("demo", help="recognise packaged sample photos and write an HTML report")
     p.add_argument("paths", nargs="*", help="your own photos instead of the samples")

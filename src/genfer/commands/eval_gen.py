@@ -10,14 +10,18 @@ import argparse
 from typing import Any
 
 from genfer.commands._common import add_common, emit, setup_threads
+from genfer.metrics.names import PAIRED, UNPAIRED
+
+
+EXAMPLE = 'genfer eval-gen real/ fake/ --metrics fid,kid,ssim --json'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("eval-gen", help="FID/KID, LPIPS, SSIM/PSNR/MSE of generated images against real ones")
     p.add_argument("real", help="folder of real images, or a statistics file written by --save-stats")
     p.add_argument("fake", help="folder of generated images")
-    p.add_argument("--metrics", default="fid,kid", help="comma-separated: fid,kid (unpaired); lpips,ssim,psnr,mse "
-                                                        "(paired by file name) (default fid,kid)")
+    p.add_argument("--metrics", default=",".join(UNPAIRED), help=f"comma-separated: {','.join(UNPAIRED)} (unpaired); "
+                                                                 f"{','.join(PAIRED)} (paired by file name)")
     p.add_argument("--extractor", default="genfer-fer", choices=["genfer-fer", "inception"],
                    help="FID/KID features: genfer-fer (offline, the recognizer's; not comparable with published "
                         "FIDs) or inception (needs --inception-weights)")
@@ -28,9 +32,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--lpips-weights", metavar="PATH", help="LPIPS backbone + linear heads, lpips package key layout")
     p.add_argument("--save-stats", metavar="PATH", help="save the real set's feature statistics (.safetensors)")
     p.add_argument("--size", type=int, help="resize all images to SIZE x SIZE (default: the first real image's size)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--kid-subset-size", type=int, default=1000)
-    p.add_argument("--kid-subsets", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=64, help="images per feature-extractor batch")
+    p.add_argument("--kid-subset-size", type=int, default=1000,
+                   help="images per KID subset (capped at the smaller set's size)")
+    p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets averaged")
     p.add_argument("--seed", type=int, default=0, help="seed of the KID subsets")
     add_common(p)
     return p

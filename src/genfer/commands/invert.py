@@ -25,15 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, check_batch_size, expand_or_fail,
-                                     finish, progress_bar, save_png)
+from genfer.commands._common import (BackgroundWriter, OutputNames, Results, add_batch_options, check_batch_size,
+                                     expand_or_fail, finish, progress_bar, save_png, shown_paths)
 from genfer.commands._gan import add_gan_options, face_inverter, setup_gan
 
 
-def _unique_stem(path: str, used: dict[str, int]) -> str:
-    stem = Path(path).stem or "image"
-    used[stem] = used.get(stem, 0) + 1
-    return stem if used[stem] == 1 else f"{stem}-{used[stem]}"
+EXAMPLE = 'genfer invert photo.jpg --out inverted/ --refine 200'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -60,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     gan = setup_gan(args)
     inverter = face_inverter(args, gan)
     out_dir = Path(args.out)
-    out, used = Results(args), {}
+    out, stems, shown = Results(args), OutputNames(), shown_paths(items)
     with BackgroundWriter(max_pending=4 * batch_size) as writer, progress_bar(args, len(items), "img") as bar:
         for res in inverter.iter_invert(items, aligned=args.aligned):
-            stem = _unique_stem(res.path, used)
+            stem, name = stems(res.path), shown.get(res.path, res.path)
             faces, lines, pending = [], [], []
             for k, face in enumerate(res.faces):
                 base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
@@ -73,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
                               "reconstruction": str(base.with_name(base.name + "_recon.png")),
                               "latent": str(base.with_name(base.name + "_wplus.npy"))})
                 note = " (no face detected: whole image)" if face.source == "whole-image" else ""
-                lines.append(f"{Path(res.path).name:<40} {k + 1:>4} -> {faces[-1]['reconstruction']}{note}")
+                lines.append(f"{name:<40} {k + 1:>4} -> {faces[-1]['reconstruction']}{note}")
             if res.error:
-                lines.append(f"{Path(res.path).name:<40} {'-':>4} ({res.error})")
+                lines.append(f"{name:<40} {'-':>4} ({res.error})")
             out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
                     unreadable=None if res.readable else res.error, pending=pending)
             bar.update(1)

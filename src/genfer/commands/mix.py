@@ -21,6 +21,9 @@ from genfer.commands._common import UserError, emit, save_png
 from genfer.commands._gan import add_gan_options, face_inverter, setup_gan
 
 
+EXAMPLE = 'genfer mix a.jpg b.jpg --out mix/'
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("mix", help="style mixing of two inverted faces: A's coarse styles with B's finer ones",
                               description="Invert the first face of A and of B; for each crossover K render the W+ "
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         strip = np.concatenate([pair[0].faces[0].reconstruction, *mixes, pair[1].faces[0].reconstruction], axis=1)
         record["strip"] = save_png(strip, out_dir / f"{base}.png")
     emit(args, record, record["strip"] or record["error"])
-    if any(not r.readable for r in pair):
+    if record["error"]:  # an unreadable image or no face: no mix was made
         print(f"genfer mix: error: {record['error']}", file=sys.stderr)
         return 2
     return 0

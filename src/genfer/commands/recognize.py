@@ -14,19 +14,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import Results, add_common, add_detector, expand_or_fail, finish, setup_threads
+from genfer.commands._common import (
+    OutputNames,
+    Results,
+    add_backend,
+    add_common,
+    add_detector,
+    expand_or_fail,
+    finish,
+    say_backend,
+    setup_threads,
+    shown_paths,
+)
+from genfer.commands._video import add_video_options, any_video, photo_table, run_videos
+
+
+EXAMPLE = 'genfer recognize photo.jpg photos/ --annotate annotated/ --json'
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("recognize", help="recognise expressions of faces in photos")
-    p.add_argument("paths", nargs="+", help="image files and/or folders")
+    p.add_argument("paths", nargs="+", help="image files and/or folders, or videos (.mp4, .avi, ...)")
     add_common(p, jsonl=True)
-    p.add_argument("--annotate", metavar="OUT", help="write annotated copies into folder OUT")
+    p.add_argument("--annotate", metavar="OUT", help="write annotated copies into folder OUT (videos: OUT.mp4)")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     add_detector(p)
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="faces per network batch")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    add_backend(p)
+    add_video_options(p, annotate=False)
     return p
 
 
@@ -38,16 +55,21 @@ def run(args: argparse.Namespace) -> int:
     from genfer.render import annotate
 
     setup_threads(args)
-    rec = Recognizer(args.model, detector=args.detector, hflip_tta=args.tta, batch_size=args.batch_size)
+    rec = Recognizer(args.model, detector=args.detector, hflip_tta=args.tta, batch_size=args.batch_size,
+                     backend=args.backend)
     items = expand_or_fail(args.paths)
+    if any_video(items):
+        return run_videos(args, "recognize", items, rec)
+    table = photo_table(args, rec.classes)
     annotate_dir = Path(args.annotate) if args.annotate else None
     if annotate_dir:
         annotate_dir.mkdir(parents=True, exist_ok=True)
     out = Results(args, header=f"{'image':<40} {'face':>4} {'label':<10} {'p':>5}  box (x, y, w, h)")
+    shown, stems = shown_paths(items), OutputNames()
     bar = tqdm(total=len(items), unit="img", disable=args.quiet or not sys.stderr.isatty() and not args.progress)
     for res in rec.iter_predict(items, aligned=args.aligned):
         bar.update(1)
-        name = Path(res.path).name
+        name = shown.get(res.path, res.path)
         lines = []
         if res.error and not res.faces:
             lines.append(f"{name:<40} {'-':>4} {'(' + res.error + ')'}")
@@ -56,8 +78,13 @@ def run(args: argparse.Namespace) -> int:
             lines.append(f"{name:<40} {k + 1:>4} {f.label:<10} {f.probabilities[f.label]:.2f}  "
                          f"{', '.join(str(round(v)) for v in f.box)}{note}")
         if annotate_dir and res.faces:
-            annotate(load_image(res.path), res.faces).save(annotate_dir / (Path(res.path).stem + ".jpg"), quality=90)
-        out.add(res.to_dict(), lines, unreadable=None if res.readable else res.error)
+            annotated = annotate_dir / (stems(res.path) + ".jpg")
+            annotate(load_image(res.path), res.faces).save(annotated, quality=90)
+        record = res.to_dict() | ({"annotated": str(annotated)} if annotate_dir and res.faces else {})
+        out.add(record, lines, unreadable=None if res.readable else res.error)
+        table.add(res)
     bar.close()
+    table.close()
     out.close()
+    say_backend(args, rec, out.unreadable)
     return finish("recognize", out.unreadable, len(items))

@@ -18,13 +18,16 @@ from genfer.commands._common import UserError, emit, save_png
 from genfer.commands._gan import add_gan_options, setup_gan
 
 
+EXAMPLE = 'genfer sample -n 16 --out samples/ --truncation 0.7'
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("sample", help="write N faces generated from random latents",
                               description="Generate N faces from z drawn with --seed (truncated towards the average "
                                           "latent by --truncation) and write sample_NNNN.png into --out.")
     p.add_argument("-n", type=int, default=16, help="number of faces (default 16)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the latents drawn (same seed, same faces)")
     p.add_argument("--truncation", type=float, default=1.0, help="psi in [0, 1]: 1 no truncation (default), "
                                                                  "0 the average face")
     p.add_argument("--save-latents", action="store_true", help="also write sample_NNNN_wplus.npy")

@@ -28,9 +28,11 @@ from typing import Any
 
 from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, add_common, add_detector,
                                      check_batch_size, finish, progress_bar, setup_threads)
+from genfer.commands._latent import add_latent_options
+from genfer.commands._latent import run_transfer as run_latent_transfer
 from genfer.hub import MODEL_ALIASES
 
-TRANSFER_METHODS: dict[str, str] = {"switchgan": MODEL_ALIASES["switchgan"]}
+TRANSFER_METHODS: dict[str, str] = {"switchgan": MODEL_ALIASES["switchgan"], "latent": MODEL_ALIASES["psp"]}
 """``--method`` -> its default ``--model`` (the name the shipped weights will have)."""
 
 
@@ -78,6 +80,9 @@ def _stem(k: int, source: Path, reference: Path, many: bool) -> str:
     return (f"{k:04d}_" if many else "") + f"{clean(source)}__{clean(reference)}"
 
 
+EXAMPLE = 'genfer transfer source.jpg reference.jpg --out transfer/'
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from genfer.hub import DEFAULT_RECOGNIZER
     from genfer.labels import TRANSFER_LABEL_SOURCES as LABEL_SOURCES
@@ -88,7 +93,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--pairs", metavar="CSV", help="CSV with source,reference columns (paths relative to the CSV)")
     p.add_argument("--out", required=True, help="output folder for the transferred faces and grids")
     p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
-    p.add_argument("--method", default="switchgan", choices=sorted(TRANSFER_METHODS))
+    p.add_argument("--method", default="switchgan", choices=sorted(TRANSFER_METHODS),
+                   help="transfer method (its default model is --model's)")
     p.add_argument("--model", help="trained model: shipped name or a run's final/ or checkpoint folder "
                                    f"(default: {', '.join(f'{k}: {v}' for k, v in TRANSFER_METHODS.items())})")
     p.add_argument("--labels", default="classifier", choices=LABEL_SOURCES,
@@ -98,6 +104,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_detector(p)
     add_common(p, model=False, jsonl=True)
     add_batch_options(p, batch_size=64, unit="pairs")
+    p.add_argument("--alpha", type=float, default=1.0,
+                   help="latent: α of Eq. 4, the share of the reference's expression (1: Eq. 3)")
+    p.add_argument("--alpha-sweep", action="store_true",
+                   help="latent: also write a strip source | α = 0, 0.25, ..., 1 | reference (Fig. 9)")
+    p.add_argument("--no-reinvert", action="store_true",
+                   help="latent: use the neutral codes as they are instead of re-inverting their images (Fig. 10)")
+    add_latent_options(p, recognizer=False)
     return p
 
 
@@ -107,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
     setup_threads(args)
     batch_size = check_batch_size(args)
     pairs = _pairs(args)
+    if args.method == "latent":
+        args.inverter = args.inverter or args.model
+        return run_latent_transfer(args, pairs)
     tr = ExpressionTransfer(args.model or TRANSFER_METHODS[args.method], labels=args.labels,
                             recognizer=args.recognizer, detector=args.detector, batch_size=batch_size,
                             precision=args.precision)
@@ -130,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
             out.add(res.to_dict(paths), [line], unreadable=None if res.readable else res.error, pending=pending)
             bar.update(1)
         out.close()
-    return finish("transfer", out.unreadable, len(pairs), what="pairs have an unreadable image")
+    failed = [f"{r.get('source')}: {r['error']}" for r in out.records if r.get("error")]  # e.g. no face: no output
+    return finish("transfer", out.unreadable, len(pairs), what="pairs have an unreadable image") or \
+        finish("transfer", failed, len(pairs), what="pairs gave no output")
 
 
 __all__ = ["TRANSFER_METHODS", "add_parser", "read_pairs", "run"]

@@ -3,7 +3,7 @@
 Every training run saves its resolved config (``config.json``, naming its ``method``) next to its checkpoints,
 and every shipped model carries the config it was trained with, so a run can be rebuilt exactly. One module per
 training method (:mod:`.recognizer`, :mod:`.mae`, :mod:`.pfvit`, :mod:`.switchgan`, :mod:`.stylegan2`,
-:mod:`.psp`), ViT sizes in :mod:`.vit`, the fields every run shares in :mod:`.run` and the machinery in
+:mod:`.psp`, :mod:`.asit` for ASIT and IFER), ViT sizes in :mod:`.vit`, the fields every run shares in :mod:`.run` and the machinery in
 :mod:`.base`; everything is importable from ``genfer.config``.
 """
 
@@ -13,6 +13,19 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from genfer.config import base as _base
+from genfer.config.asit import (
+    ASIT_ABLATIONS,
+    ASIT_PRESETS,
+    IFER_ABLATIONS,
+    IFER_PRESETS,
+    ASITEncoderConfig,
+    ASITTrainConfig,
+    DALConfig,
+    GCViTConfig,
+    IFERModelConfig,
+    IFERTrainConfig,
+    IIDConfig,
+)
 from genfer.config.base import (
     ConfigError,
     apply_overrides,
@@ -20,6 +33,11 @@ from genfer.config.base import (
     load_config,
     save_config,
     to_dict,
+)
+from genfer.config.hyperstyle import (
+    HYPERSTYLE_PRESETS,
+    HyperNetConfig,
+    HyperStyleTrainConfig,
 )
 from genfer.config.mae import (
     MAE_PRESETS,
@@ -79,11 +97,25 @@ def config_document(cfg: RunConfig) -> dict[str, Any]:
 
 
 __all__ = [
+    "ASIT_ABLATIONS",
+    "ASIT_PRESETS",
+    "ASITEncoderConfig",
+    "ASITTrainConfig",
     "AugmentConfig",
+    "DALConfig",
+    "GCViTConfig",
+    "IFER_ABLATIONS",
+    "IFER_PRESETS",
+    "IFERModelConfig",
+    "IFERTrainConfig",
+    "IIDConfig",
     "ConfigError",
     "DEFAULT_SOURCES",
     "DataConfig",
     "ImageSource",
+    "HYPERSTYLE_PRESETS",
+    "HyperNetConfig",
+    "HyperStyleTrainConfig",
     "InversionLossConfig",
     "InversionLossWeights",
     "MAEConfig",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import fields
@@ -71,6 +72,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be {tp.__name__}, not {value!r}") from None
         if tp is int and isinstance(value, float) and value != out:
             raise ConfigError(f"{where} must be an integer, not {value!r}")
+        if tp is float and not math.isfinite(out):
+            raise ConfigError(f"{where} must be a finite number, not {value!r}")
         return out
     return value
 

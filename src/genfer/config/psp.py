@@ -131,13 +131,20 @@ class PSpTrainConfig(PooledRunConfig):
         _check(self.encoder.medium_end < self.stylegan2.n_latent,
                f"encoder.medium_end ({self.encoder.medium_end}) must be below the generator's "
                f"{self.stylegan2.n_latent} W+ entries")
-        _check(self.batch_size >= 1 and self.steps >= 1, "batch_size and steps must be >= 1")
         _check(self.optimizer in ("ranger", "adam"), f"optimizer must be 'ranger' or 'adam', not {self.optimizer!r}")
-        _check(self.lr > 0, "lr must be > 0")
-        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas must be two values in [0, 1)")
-        _check(self.eval_every_steps >= 1, "eval_every_steps must be >= 1")
-        _check(0 <= self.grid_images <= self.eval_images <= self.holdout,
-               "need 0 <= grid_images <= eval_images <= holdout")
+        check_step_run(self)
+
+
+def check_step_run(cfg: PooledRunConfig) -> None:
+    """The checks every step-counted inversion run shares (pSp, HyperStyle): ``batch_size``, ``steps``, ``lr``,
+    ``betas``, ``eval_every_steps`` and ``grid_images <= eval_images <= holdout``."""
+    _check(cfg.batch_size >= 1 and cfg.steps >= 1, "batch_size and steps must be >= 1")  # type: ignore[attr-defined]
+    _check(cfg.lr > 0, "lr must be > 0")  # type: ignore[attr-defined]
+    _check(len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas),  # type: ignore[attr-defined]
+           "betas must be two values in [0, 1)")
+    _check(cfg.eval_every_steps >= 1, "eval_every_steps must be >= 1")  # type: ignore[attr-defined]
+    _check(0 <= cfg.grid_images <= cfg.eval_images <= cfg.holdout,  # type: ignore[attr-defined]
+           "need 0 <= grid_images <= eval_images <= holdout")
 
 
 # ----------------------------------------------------------------------------- presets
@@ -179,4 +186,5 @@ __all__ = [
     "PSP_PRESETS",
     "PSpEncoderConfig",
     "PSpTrainConfig",
+    "check_step_run",
 ]

@@ -70,9 +70,13 @@ class DataConfig:
     target: str = "votes"
     limit_train: int = 0
     limit_val: int = 0
+    skip_bad: bool = False  # leave out (and count) images that cannot be read, instead of stopping at the first
+    teacher: str = ""  # distillation: an .npz of teacher probabilities per training image (scripts/teacher_targets.py)
+    teacher_weight: float = 0.5  # training target = (1 - w) * target + w * teacher
 
     def __post_init__(self) -> None:
         _check(self.target in ("votes", "label"), f"data.target must be 'votes' or 'label', not {self.target!r}")
+        _check(0 <= self.teacher_weight <= 1, "data.teacher_weight must be in [0, 1]")
         _check(self.limit_train >= 0 and self.limit_val >= 0, "data.limit_* must be >= 0")
 
 

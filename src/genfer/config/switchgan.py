@@ -29,6 +29,8 @@ CROP_TEMPLATES = ("fer2013", "gen")
 LOSS_REDUCTIONS = ("mean", "sum")
 LR_SCHEDULES = ("constant", "cosine")
 PERCEPTUAL_PAIRINGS = ("paper", "source")
+PERCEPTUAL_FEATURES = ("pooled", "maps")
+TV_TARGETS = ("residual", "output")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class SwitchGANModelConfig:
       scratch, since the paper's ImageNet weights are not available offline), FC(``fuse_channels``) on
       [VGG(I), G_enc(I)], AvgPool to ``pool_size``, two FC(``hidden``) layers with ``dropout``.
     * ``num_classes``: 7 (FER2013 labels; the paper's RAF-DB/MMI sets have 7) or 8 (FERPlus majority).
+    * ``pooled_switch``: the switch unit hands each face the other's exchanged blocks as their spatial means,
+      broadcast (an expression code without the other face's layout; docs/switchgan.md, "Ghosts"). Off by
+      default (the paper's switch, and what models saved before the option existed were trained with); the
+      ``cpu`` preset turns it on.
     * ``crop_template``: the framing of the training faces; ``genfer transfer`` aligns its inputs to it.
     * ``perceptual_model``: the frozen network F of L_per (Eq. 11), a genfer recognizer name or folder.
       The paper uses an ImageNet VGG, which cannot be downloaded here; genfer's shipped FER recognizer
@@ -89,6 +95,7 @@ class SwitchGANModelConfig:
     allow_uneven_blocks: bool = True
     skip_connections: bool = True
     residual_scale: float = 1.0
+    pooled_switch: bool = False
     discriminator_scales: int = 2
     vgg_width_mult: float = 1.0
     vgg_batch_norm: bool = False
@@ -164,6 +171,16 @@ class SwitchGANTrainConfig(RunConfig):
     * ``classifier_grad_through_synthesis``: let L_C reach G through the synthesised faces C classifies.
       Off by default: L_C reaches G through G_enc(I) (Eq. 8) only, so G cannot encode the target label
       in its residuals for C to read.
+
+    Against ghosts (docs/switchgan.md, "Ghosts"; the shipped model until issue 17 used ``maps`` and ``output``;
+    :data:`SWITCHGAN_ABLATIONS` ``["Ghosting"]`` restores both and the spatial switch):
+
+    * ``perceptual_features``: ``pooled`` compares the channel means of each layer of F in L_per, ``maps``
+      the whole feature maps. With the paper's pairing, matching the reference's maps asks the transfer to
+      carry the reference's contours; outputs then blend the two faces.
+    * ``tv_target``: the TV term of Eq. 12 on G's output, read as the ``residual`` images G_dec outputs
+      (Eq. 4; a ghost is an edge in the residual), or on the composed ``output`` faces (charges the face's
+      own edges too and favours a blurred blend of the two faces).
     """
 
     method: ClassVar[str] = "switchgan"
@@ -178,6 +195,8 @@ class SwitchGANTrainConfig(RunConfig):
     weights: SwitchGANLossWeights = field(default_factory=SwitchGANLossWeights)
     loss_reduction: str = "mean"
     perceptual_pairing: str = "paper"
+    perceptual_features: str = "pooled"
+    tv_target: str = "residual"
     gan_optim: OptimConfig = field(default_factory=lambda: SWITCHGAN_GAN_OPTIM)
     cls_optim: OptimConfig = field(default_factory=lambda: SWITCHGAN_CLS_OPTIM)
     lr_schedule: str = "constant"
@@ -197,6 +216,9 @@ class SwitchGANTrainConfig(RunConfig):
                f"loss_reduction must be one of {', '.join(LOSS_REDUCTIONS)}, not {self.loss_reduction!r}")
         _check(self.perceptual_pairing in PERCEPTUAL_PAIRINGS,
                f"perceptual_pairing must be one of {', '.join(PERCEPTUAL_PAIRINGS)}, not {self.perceptual_pairing!r}")
+        _check(self.perceptual_features in PERCEPTUAL_FEATURES,
+               f"perceptual_features must be one of {', '.join(PERCEPTUAL_FEATURES)}, not {self.perceptual_features!r}")
+        _check(self.tv_target in TV_TARGETS, f"tv_target must be one of {', '.join(TV_TARGETS)}, not {self.tv_target!r}")
         _check(self.lr_schedule in LR_SCHEDULES,
                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, not {self.lr_schedule!r}")
         _check(0 <= self.synthesised_per_original < self.model.num_classes,
@@ -222,6 +244,9 @@ SWITCHGAN_ABLATIONS: dict[str, tuple[str, ...]] = {
     "No_SynFI": ("synthesised_faces_for_classifier=false", "expression_representation=false"),
     "TwoStage": ("two_stage=true",),
     **{f"{k}N": (f"synthesised_per_original={k}",) for k in range(7)},
+    # not a Table VII row: how the shipped model was trained before issue 17 (L_per on whole maps, TV of the faces,
+    # the switch handing over spatial blocks), which made its transfers blend the two faces (docs/switchgan.md)
+    "Ghosting": ("perceptual_features=maps", "tv_target=output", "model.pooled_switch=false"),
 }
 """Table VII's rows and Fig. 12's kN as ``--set`` overrides of a preset (``genfer train switchgan --set ...``)."""
 
@@ -252,7 +277,7 @@ SWITCHGAN_PRESETS: dict[str, SwitchGANTrainConfig] = {
     "cpu": SwitchGANTrainConfig(
         name="switchgan-cpu", synthesised_per_original=1, lr_schedule="cosine",
         model=SwitchGANModelConfig(in_chans=1, image_size=48, encoder_channels=(32, 64, 128, 256, 224),
-                                   discriminator_channels=(32, 64, 128, 256), code_channels=4,
+                                   discriminator_channels=(32, 64, 128, 256), code_channels=4, pooled_switch=True,
                                    vgg_width_mult=0.25, vgg_batch_norm=True, fuse_channels=128, pool_size=2,
                                    hidden=512),
         augment=AugmentConfig(rotate_deg=5.0, scale=0.05, shift=0.04, brightness=0.0, contrast=0.0, erase_prob=0.0),
@@ -270,11 +295,13 @@ __all__ = [
     "CROP_TEMPLATES",
     "LOSS_REDUCTIONS",
     "LR_SCHEDULES",
+    "PERCEPTUAL_FEATURES",
     "PERCEPTUAL_PAIRINGS",
     "SWITCHGAN_ABLATIONS",
     "SWITCHGAN_CLS_OPTIM",
     "SWITCHGAN_GAN_OPTIM",
     "SWITCHGAN_PRESETS",
+    "TV_TARGETS",
     "SwitchGANLossWeights",
     "SwitchGANModelConfig",
     "SwitchGANTrainConfig",

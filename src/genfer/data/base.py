@@ -22,6 +22,10 @@ class DatasetLayoutError(ValueError):
     """A dataset root does not have the expected layout; the message names what is missing."""
 
 
+class DatasetImageError(DatasetLayoutError):
+    """An image file of a dataset cannot be read (corrupt, truncated, not an image); the message names it."""
+
+
 def require_path(path: Path, what: str, dataset: str) -> Path:
     """Return ``path`` if it exists, else raise :class:`DatasetLayoutError` naming it."""
     if not path.exists():
@@ -41,6 +45,8 @@ class FaceImages:
         loader: ``loader(i) -> PIL.Image`` for image ``i`` (any mode; callers convert).
         votes: optional ``(N, len(classes))`` float32 vote distribution (rows sum to 1).
         boxes: optional ``(N, 4)`` float32 face boxes ``x, y, w, h`` in pixels, NaN where unknown.
+        groups: optional group of every image (e.g. Multi-PIE's pose, MMI's subject): ``genfer eval``
+            reports the accuracy per group.
     """
 
     name: str
@@ -51,6 +57,7 @@ class FaceImages:
     votes: np.ndarray | None = None
     boxes: np.ndarray | None = None
     paths: list[Path] | None = field(default=None, repr=False)
+    groups: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.int64)
@@ -63,6 +70,8 @@ class FaceImages:
             raise ValueError(f"{self.name}: votes shape {self.votes.shape} != {(n, len(self.classes))}")
         if self.boxes is not None and self.boxes.shape != (n, 4):
             raise ValueError(f"{self.name}: boxes shape {self.boxes.shape} != {(n, 4)}")
+        if self.groups is not None and len(self.groups) != n:
+            raise ValueError(f"{self.name}: {len(self.groups)} groups for {n} labels")
 
     @classmethod
     def from_files(
@@ -108,6 +117,7 @@ class FaceImages:
             votes=None if self.votes is None else self.votes[idx],
             boxes=None if self.boxes is None else self.boxes[idx],
             paths=None if self.paths is None else [self.paths[i] for i in idx],
+            groups=None if self.groups is None else [self.groups[i] for i in idx],
         )
 
     def class_counts(self) -> dict[str, int]:
@@ -135,12 +145,45 @@ class FaceImages:
         return out
 
 
-def path_loader(paths: Sequence[Path]) -> Callable[[int], Image.Image]:
-    """A loader that opens ``paths[i]`` with PIL, applying EXIF orientation."""
+def open_image_file(path: Path) -> Image.Image:
+    """``path`` fully decoded with PIL, EXIF orientation applied; any failure is a :class:`DatasetImageError`."""
     from PIL import ImageOps
 
+    try:
+        with Image.open(path) as im:
+            im.load()
+            try:
+                return ImageOps.exif_transpose(im).copy()
+            except Exception:  # noqa: BLE001 - malformed EXIF must not make the pixels unreadable
+                return im.copy()
+    except Image.DecompressionBombError:
+        raise DatasetImageError(f"cannot read dataset image {path}: too large (--skip-bad leaves such images out)") \
+            from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError):
+        raise DatasetImageError(f"cannot read dataset image {path}: not an image or corrupt (--skip-bad leaves such "
+                                "images out)") from None
+
+
+def path_loader(paths: Sequence[Path]) -> Callable[[int], Image.Image]:
+    """A loader that opens ``paths[i]`` with PIL, applying EXIF orientation (:func:`open_image_file`)."""
+
     def load(i: int) -> Image.Image:
-        with Image.open(paths[i]) as im:
-            return ImageOps.exif_transpose(im).copy()
+        return open_image_file(paths[i])
 
     return load
+
+
+def drop_unreadable(images: FaceImages, *, progress: bool = False) -> tuple[FaceImages, list[str]]:
+    """``images`` without those that cannot be decoded, and the ids of those left out (``--skip-bad``)."""
+    from tqdm import tqdm
+
+    bad = []
+    for i in tqdm(range(len(images)), desc=f"checking {images.name}", disable=not progress, unit="img"):
+        try:
+            images.image(i)
+        except DatasetImageError:
+            bad.append(i)
+    if not bad:
+        return images, []
+    keep = np.setdiff1d(np.arange(len(images)), bad)
+    return images.subset(keep), [images.ids[i] for i in bad]

@@ -2,9 +2,9 @@
 
 >>> faces = open_dataset("ferplus", "../shared/data/ferplus", "valid")  # doctest: +SKIP
 
-Names: ``fer2013``, ``ferplus``, ``rafdb``, ``affectnet7``, ``affectnet8``, ``ckplus``, ``jaffe``,
-``folder`` (``root/<class>/*``) and ``csv`` (``path,label`` rows). Options are passed to the reader
-(e.g. ``label_source="fer2013"`` for ``ferplus``, ``include_neutral=True`` for ``ckplus``).
+Names: ``fer2013``, ``ferplus``, ``rafdb``, ``affectnet7``, ``affectnet8``, ``ckplus``, ``jaffe``, ``sfew``,
+``mmi``, ``multipie``, ``folder`` (``root/<class>/*``) and ``csv`` (``path,label`` rows). Options are passed to
+the reader (e.g. ``label_source="fer2013"`` for ``ferplus``, ``include_neutral=True`` for ``ckplus``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from genfer.data.fer2013 import load_fer2013
 from genfer.data.ferplus import load_ferplus
 from genfer.data.generic import load_csv, load_image_folder
 from genfer.data.jaffe import load_jaffe
+from genfer.data.mmi import load_mmi
+from genfer.data.multipie import load_multipie
 from genfer.data.rafdb import load_rafdb
+from genfer.data.sfew import load_sfew
 
 Loader = Callable[..., FaceImages]
 
@@ -33,6 +36,9 @@ DATASETS: dict[str, Loader] = {
     "affectnet8": partial(load_affectnet, num_classes=8),
     "ckplus": load_ckplus,
     "jaffe": load_jaffe,
+    "sfew": load_sfew,
+    "mmi": load_mmi,
+    "multipie": load_multipie,
     "folder": load_image_folder,
     "csv": load_csv,
 }
@@ -46,6 +52,9 @@ DEFAULT_SPLITS: dict[str, str | None] = {
     "affectnet8": "valid",
     "ckplus": "all",
     "jaffe": "all",
+    "sfew": "val",
+    "mmi": "all",
+    "multipie": "all",
     "folder": None,
     "csv": None,
 }

@@ -11,6 +11,9 @@ Strategy of :meth:`FaceDetector.detect` (stops at the first stage that finds a f
 4. If the image is roughly square (aspect 0.75..1.33), one face covering the whole image with
    ``source="whole-image"``: callers should report that no face was actually detected.
 
+:class:`~genfer.faces.pipeline.FacePipeline` does not take these candidates as they are: its face gate
+(:mod:`genfer.faces.gate`) keeps, stage by stage, only those an independent face check confirms.
+
 The backend ``"haar"`` skips the MediaPipe stages; ``"auto"`` uses MediaPipe when it imports.
 """
 
@@ -238,6 +241,35 @@ class FaceDetector:
         """
         image = load_image(image_rgb)
         h, w = image.shape[:2]
+        faces: list[Face] = []
+        for found in self.stages(image):
+            faces = [f for f in found if f.score >= self.min_score]
+            if faces:
+                break
+        if not faces and (whole := self.whole_image_face(image)) is not None:
+            log.info("no face detected in %dx%d image; using the whole image as the face", w, h)
+            faces = [whole]
+        faces.sort(key=lambda f: -f.area)
+        return faces[: self.max_faces]
+
+    # -- stages
+
+    def whole_image_face(self, image_rgb: np.ndarray) -> Face | None:
+        """The ``whole-image`` stand-in for an undetected tight crop: a face covering the whole image when it is
+        roughly square (aspect 0.75..1.33) and the fallback is on, else None."""
+        h, w = image_rgb.shape[:2]
+        if not self.whole_image_fallback or not 0.75 <= w / h <= 1.0 / 0.75:
+            return None
+        return Face(box=(0.0, 0.0, float(w), float(h)), score=0.0, source="whole-image")
+
+    def stages(self, image_rgb: np.ndarray) -> Iterator[list[Face]]:
+        """The faces each detection stage finds (clipped to the image, merged by NMS), stage by stage, lazily.
+
+        :meth:`detect` takes the first stage with a face scoring at least ``min_score``; a calibration
+        (``benchmarks/face_gate.py``) runs them all with a low ``min_score`` and applies thresholds afterwards.
+        """
+        image = load_image(image_rgb)
+        h, w = image.shape[:2]
         stages = []
         if self._use_mediapipe and self._mediapipe_models():
             stages += [
@@ -245,19 +277,8 @@ class FaceDetector:
                 lambda im: self._run_mediapipe(im, self._pad_px(im)),
             ]
         stages += [lambda im: self._run_haar(im, 0), lambda im: self._run_haar(im, self._pad_px(im))]
-        faces: list[Face] = []
         for stage in stages:
-            faces = [c for f in stage(image) if (c := _clip_face(f, w, h)) is not None]
-            if faces:
-                break
-        faces = nms(faces, iou=self.nms_iou)
-        if not faces and self.whole_image_fallback and 0.75 <= w / h <= 1.0 / 0.75:
-            log.info("no face detected in %dx%d image; using the whole image as the face", w, h)
-            faces = [Face(box=(0.0, 0.0, float(w), float(h)), score=0.0, source="whole-image")]
-        faces.sort(key=lambda f: -f.area)
-        return faces[: self.max_faces]
-
-    # -- stages
+            yield nms([c for f in stage(image) if (c := _clip_face(f, w, h)) is not None], iou=self.nms_iou)
 
     def _pad_px(self, image: np.ndarray) -> int:
         return round(self.pad * max(image.shape[:2]))

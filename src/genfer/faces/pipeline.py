@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from .align import CropTemplate, alignment_matrix, box_matrix, get_template, warp_crop
 from .detect import Face, FaceDetector
+from .gate import FaceGate
 from .io import ImageSource, load_image
 from .landmarks import FaceLandmarker
 
@@ -41,6 +43,8 @@ class FacePipeline:
         template: crop template name or :class:`CropTemplate` ("fer2013" or "gen").
         size: crop side in pixels.
         grayscale: return (size, size) gray crops instead of RGB.
+        gate: the :class:`FaceGate` candidates must pass (default ``FaceGate()``); None takes the detector's
+            faces as they are (its whole-image stand-in included).
 
     The MediaPipe graphs inside the detector and landmarker are created on first use and then
     reused for every image. They are NOT thread-safe: give each thread its own pipeline.
@@ -54,6 +58,7 @@ class FacePipeline:
         template: str | CropTemplate = "fer2013",
         size: int = 48,
         grayscale: bool = False,
+        gate: FaceGate | None = FaceGate(),
     ) -> None:
         if size < 8:
             raise ValueError(f"size must be >= 8, got {size}")
@@ -62,6 +67,7 @@ class FacePipeline:
         self.template = get_template(template)
         self.size = int(size)
         self.grayscale = bool(grayscale)
+        self.gate = gate
 
     def close(self) -> None:
         """Release the MediaPipe graphs."""
@@ -75,9 +81,21 @@ class FacePipeline:
         self.close()
 
     def faces(self, image: ImageSource) -> list[Face]:
-        """Detected faces (largest first) with landmarks; ``image`` as for :func:`load_image`."""
+        """Detected faces (largest first) with landmarks; ``image`` as for :func:`load_image`.
+
+        With a gate: the faces the gate keeps from the first detection stage where it keeps any, else the
+        whole-image stand-in if the gate keeps it, else none.
+        """
         rgb = load_image(image)
-        return self.landmarker(rgb, self.detector.detect(rgb))
+        if self.gate is None:
+            return self.landmarker(rgb, self.detector.detect(rgb))
+        candidates = ([f for f in found if f.score >= self.detector.min_score] for found in self.detector.stages(rgb))
+        whole = self.detector.whole_image_face(rgb)
+        for found in itertools.chain(candidates, [[whole] if whole is not None else []]):
+            kept = self.gate(self.landmarker(rgb, found)) if found else []
+            if kept:
+                return sorted(kept, key=lambda f: -f.area)[: self.detector.max_faces]
+        return []
 
     def align(self, image: ImageSource, faces: list[Face]) -> list[AlignedFace]:
         """Aligned crops of given faces (a box-only crop where a face has no landmarks)."""

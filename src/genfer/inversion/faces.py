@@ -131,23 +131,32 @@ class FaceInverter:
         """x: (B, C, S, S) in [-1, 1] at the generator's resolution -> (W+ (B, n_latent, D), images (B, C, S, S))."""
 
         x = x.to(self.device)
-        wplus = None
+        if hasattr(self.gan.model, "hypernet"):  # HyperStyle: its code, imaged by the generator tuned for the face
+            if self.refine_steps:
+                raise ValueError(f"{self.gan.name} tunes the generator's weights; --refine is for plain encoders")
+            with torch.no_grad(), autocast(self.device, self.precision):
+                out = self.gan.model.invert(resize_to(x, self.parts.encoder.input_size))
+            return out.wplus.float(), out.image.float().clamp(-1, 1)
+        wplus = structure = None
         if self.parts.encoder is not None:
             with torch.no_grad(), autocast(self.device, self.precision):
-                wplus = self.parts.encoder(resize_to(x, self.parts.encoder.input_size))
-            wplus = wplus.float()
+                code = self.parts.encoder.encode(resize_to(x, self.parts.encoder.input_size))
+            wplus = code.wplus.float()
+            structure = None if code.structure is None else code.structure.float()  # ASIT's structure code
         if self.refine_steps:
 
             res = project(self.parts.generator, x, latent_avg=self.parts.latent_avg, criterion=self.criterion,
-                          steps=self.refine_steps, init=wplus, seed=self.seed)
+                          steps=self.refine_steps, init=wplus, seed=self.seed, structure=structure)
             return res.wplus, res.image
-        return wplus, self.render(wplus)
+        return wplus, self.render(wplus, structure=structure)
 
     @torch.no_grad()
-    def render(self, wplus: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, S, S) in [-1, 1] of W+ codes (B, n_latent, D), with the generator's fixed noise maps."""
+    def render(self, wplus: torch.Tensor, *, structure: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, S, S) in [-1, 1] of W+ codes (B, n_latent, D), with the generator's fixed noise maps and
+        its constant input (or a structure code (B, C4, 4, 4) in its place)."""
         with autocast(self.device, self.precision):
-            images = self.parts.generator.synthesis(wplus.to(self.device), randomize_noise=False)
+            images = self.parts.generator.synthesis(wplus.to(self.device), randomize_noise=False,
+                                                    structure=None if structure is None else structure.to(self.device))
         return images.float().clamp(-1, 1)
 
     def invert_crops(self, crops: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -76,6 +76,7 @@ def project(
     optimize_noise: bool = False,
     noise_reg: float = 1e5,
     seed: int = 0,
+    structure: torch.Tensor | None = None,
 ) -> ProjectionResult:
     """Invert ``target`` by optimising its latent code.
 
@@ -95,6 +96,7 @@ def project(
         optimize_noise: also optimise the generator's noise maps (else its fixed maps are used).
         noise_reg: weight of :func:`noise_regularization` when ``optimize_noise``.
         seed: seeds the code noise and the σ_w estimate.
+        structure: (B, C4, 4, 4) a structure code (ASIT's) held fixed in place of the constant input, or None.
 
     Returns:
         A :class:`ProjectionResult`.
@@ -132,7 +134,7 @@ def project(
         strength = sigma * latent_noise * max(0.0, 1.0 - t / noise_ramp) ** 2
         noisy = code + torch.randn(code.shape, generator=rng).to(device) * strength if strength > 0 else code
         wplus = _as_wplus(noisy, generator.n_latent)
-        image = generator.synthesis(wplus, noise=noises, randomize_noise=False)
+        image = generator.synthesis(wplus, noise=noises, randomize_noise=False, structure=structure)
         total = criterion(image, target, wplus, w_avg)["total"]
         if noises is not None and noise_reg > 0:
             total = total + noise_reg * noise_regularization(noises)
@@ -146,7 +148,7 @@ def project(
         losses.append(float(total.detach()))
     with torch.no_grad():
         wplus = _as_wplus(code.detach(), generator.n_latent)
-        image = generator.synthesis(wplus, noise=noises, randomize_noise=False).clamp(-1, 1)
+        image = generator.synthesis(wplus, noise=noises, randomize_noise=False, structure=structure).clamp(-1, 1)
     log.info("projected %d image(s) in %d steps, final loss %s", b, steps, losses[-1] if losses else None)
     return ProjectionResult(wplus=wplus, image=image,
                             noise=None if noises is None else [n.detach() for n in noises], losses=losses)

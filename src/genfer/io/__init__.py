@@ -15,6 +15,9 @@ _EXPORTS = {
     "atomic_write_text": "files",
     "latest_checkpoint": "model_folder",
     "load_trainer_state": "checkpoint",
+    "RunLock": "run_lock",
+    "RunLockedError": "run_lock",
+    "check_unlocked": "run_lock",
     "save_checkpoint": "checkpoint",
     "CONFIG_FILE": "model_folder",
     "WEIGHTS_FILE": "model_folder",
@@ -22,17 +25,23 @@ _EXPORTS = {
     "write_config": "model_folder",
     "write_model_folder": "model_folder",
     "epoch_permutation": "rng",
+    "finite_or_none": "json_text",
+    "json_dumps": "json_text",
     "step_generator": "rng",
+    "check_finite": "weights",
     "load_into": "weights",
     "load_matching": "weights",
     "load_state_dict": "weights",
+    "nonfinite_keys": "weights",
     "save_state_dict": "weights",
 }
+
+_RENAMED = {"json_dumps": "dumps"}
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"genfer.io.{_EXPORTS[name]}"), name)
+        return getattr(importlib.import_module(f"genfer.io.{_EXPORTS[name]}"), _RENAMED.get(name, name))
     raise AttributeError(f"module 'genfer.io' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 from genfer.io.files import CheckpointError, _umask, atomic_write_bytes
 from genfer.io.weights import save_state_dict
@@ -57,10 +58,16 @@ def save_checkpoint(
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+        atomic_write_bytes(run_dir / "latest", f"{final.name}\n".encode())
+    except (OSError, SafetensorError, RuntimeError) as exc:  # a full disk (torch.save raises RuntimeError): the
+        shutil.rmtree(tmp, ignore_errors=True)                 # checkpoint `latest` points at is untouched
+        kept = (run_dir / "latest").read_text().strip() if (run_dir / "latest").is_file() else None
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"cannot write checkpoint {final} ({reason}); "
+                              + (f"{run_dir / kept} is kept" if kept else "no earlier checkpoint")) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_bytes(run_dir / "latest", f"{final.name}\n".encode())
     for old in sorted(run_dir.glob("ckpt-*"))[:-keep]:
         if old != final:
             shutil.rmtree(old, ignore_errors=True)

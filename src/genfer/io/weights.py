@@ -11,26 +11,44 @@ from safetensors.torch import load_file, save_file
 from genfer.io.files import CheckpointError
 
 
+def nonfinite_keys(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding a NaN or an infinity."""
+    return [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def check_finite(state: dict[str, torch.Tensor], *, source: str) -> None:
+    """A :class:`CheckpointError` naming ``source`` when a tensor of ``state`` holds a NaN or an infinity."""
+    bad = nonfinite_keys(state)
+    if bad:
+        raise CheckpointError(f"{source} has non-finite values (NaN or infinity) in {len(bad)} of {len(state)} "
+                              f"tensors (first: {bad[0]}); the training run that made it diverged")
+
+
 def save_state_dict(state: dict[str, torch.Tensor], path: Path, *, dtype: torch.dtype | None = None) -> None:
-    """Save a module state dict as safetensors (contiguous CPU copies; optional float cast)."""
+    """Save a module state dict as safetensors (contiguous CPU copies; optional float cast); a state with a NaN
+    or an infinity is refused (:class:`CheckpointError`) and nothing is written."""
     out = {}
     for k, v in state.items():
         v = v.detach().to("cpu")
         if dtype is not None and v.is_floating_point():
             v = v.to(dtype)
         out[k] = v.contiguous()
+    check_finite(out, source=f"the weights to write to {path}")  # after the cast: fp16 overflows to inf
     save_file(out, str(path))
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors state dict; a missing or corrupt file is a :class:`CheckpointError`."""
+    """Read a safetensors state dict; a missing or corrupt file, or one holding a NaN or an infinity, is a
+    :class:`CheckpointError`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
     try:
-        return load_file(str(path))
+        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"checkpoint file {path} is corrupt or not safetensors ({exc})") from None
+    check_finite(state, source=f"checkpoint file {path}")
+    return state
 
 
 def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:

@@ -364,6 +364,8 @@ class ModulatedConv2d(nn.Module):
         fused: use the grouped-convolution implementation.
 
     Shapes: ``x: (B, in, H, W)``, ``style: (B, style_dim)`` -> ``(B, out, H', W')`` with H' = 2H, H/2 or H.
+    A ``weight`` swapped for per-sample filters ``(B, out, in, k, k)`` (``torch.func.functional_call``, as
+    HyperStyle's tuned generators) takes the grouped path.
     """
 
     def __init__(
@@ -423,7 +425,8 @@ class ModulatedConv2d(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.in_channels:
             raise ValueError(f"ModulatedConv2d expects {self.in_channels} input channels, got {x.shape[1]}")
-        return self._grouped(x, style) if self.fused else self._batched(x, style)
+        per_sample = self.weight.shape[0] != 1  # (B, out, in, k, k) filters, e.g. HyperStyle's tuned weights
+        return self._grouped(x, style) if self.fused or per_sample else self._batched(x, style)
 
     def _batched(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Modulate the input, convolve with the shared filters, demodulate the output."""

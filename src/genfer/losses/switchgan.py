@@ -215,24 +215,36 @@ def pixel_sum_loss(
     raise ValueError(f"form must be 'pixelwise' or 'norms', not {form!r}")
 
 
+def spatial_mean(feature_map: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) (or any (B, C, ...)) -> (B, C): each channel averaged over its positions; (B, C) unchanged."""
+    if feature_map.dim() < 2:
+        raise ValueError(f"a feature map must be (B, C, ...), not {tuple(feature_map.shape)}")
+    return feature_map.flatten(2).mean(2) if feature_map.dim() > 2 else feature_map
+
+
 def feature_l1(
     features: FeatureFn,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
     reduction: Literal["sum", "mean"] = "sum",
+    pooled: bool = False,
 ) -> torch.Tensor:
     """``sum_i ||F_i(x) - F_i(y)||_1`` over the layers F_i of a feature network (one pair of Eq. 11).
 
     ``features`` is called once on the stacked batch [x; y] (a frozen network in eval mode: its
     parameters need no gradient, the gradient still reaches y and x) and returns a list of maps
-    (2B, ...). Per-layer ℓ1 as :func:`pixel_sum_loss`'s ``reduction``.
+    (2B, ...). Per-layer ℓ1 as :func:`pixel_sum_loss`'s ``reduction``. ``pooled``: compare each layer's
+    channel means (:func:`spatial_mean`, (B, C)) instead of its maps, i.e. *what* features a face has,
+    not *where* (see :func:`perceptual_loss`).
     """
     _check_same(x, y, names="the two images")
     b = x.shape[0]
     maps = list(features(torch.cat([x, y])))
     if not maps:
         raise ValueError("the feature network returned no feature maps")
+    if pooled:
+        maps = [spatial_mean(m) for m in maps]
     return sum(_l1(m[:b] - m[b:], reduction) for m in maps)
 
 
@@ -245,6 +257,7 @@ def perceptual_loss(
     *,
     pairing: Literal["paper", "source"] = "paper",
     reduction: Literal["sum", "mean"] = "sum",
+    pooled: bool = False,
 ) -> torch.Tensor:
     """L_per, Eq. 11: ``sum_i [ ||F_i(I_a) - F_i(I_d)||_1 + ||F_i(I_b) - F_i(I_c)||_1 ]``.
 
@@ -255,6 +268,13 @@ def perceptual_loss(
     ``pairing="paper"`` compares each original with the *other* face's transfer as printed: I_a with
     I_d (I_b given I_a's expression) and I_b with I_c. ``pairing="source"`` compares each transfer with
     its own source instead (I_a with I_c, I_b with I_d), an identity-preservation reading.
+
+    ``pooled`` compares the layers' channel means (:func:`spatial_mean`) instead of their maps. With the
+    paper's pairing, the maps of an early layer are a picture of the *other* person's face: matching them
+    asks I_c to carry I_b's contours, and the cheapest way there is to blend I_b into I_c (the ghosts of
+    docs/switchgan.md: on the crossfade I_c = (1 - k) I_a + k I_b, I_d = (1 - k) I_b + k I_a, the
+    map-wise loss falls steadily from its maximum at k = 0 to 0 at k = 1). Channel means keep which
+    features (expression cues) the reference shows, not where its contours lie.
 
     Args:
         features: callable (N, C, H, W) -> list of feature maps (N, ...).
@@ -267,7 +287,7 @@ def perceptual_loss(
     else:
         raise ValueError(f"pairing must be 'paper' or 'source', not {pairing!r}")
     _check_same(real_a, real_b, fake_c, fake_d, names="I_a, I_b, I_c, I_d")
-    return sum(feature_l1(features, x, y, reduction=reduction) for x, y in pairs)
+    return sum(feature_l1(features, x, y, reduction=reduction, pooled=pooled) for x, y in pairs)
 
 
 def total_variation(images: torch.Tensor, *, reduction: Literal["sum", "mean"] = "sum") -> torch.Tensor:
@@ -276,7 +296,10 @@ def total_variation(images: torch.Tensor, *, reduction: Literal["sum", "mean"] =
     ``sum_{c,h,w} |x[c,h+1,w] - x[c,h,w]| + sum_{c,h,w} |x[c,h,w+1] - x[c,h,w]|`` per image, averaged over
     the batch (``"sum"``); ``"mean"`` averages each of the two difference maps over its elements instead.
 
-    images: (B, C, H, W) -> scalar. Apply it to the generated faces, e.g. ``tv(I_c) + tv(I_d)``.
+    images: (B, C, H, W) -> scalar. Apply it to what G generates: the residual images of Eq. 4 (G_dec's output,
+    ``tv(I_c^res) + tv(I_d^res)``: a ghost of the other face is a set of edges in the residual, while the
+    source's own edges cost nothing) or the composed faces ``tv(I_c) + tv(I_d)`` (which also charges the
+    face's own edges and so rewards blur).
     """
     if images.dim() != 4:
         raise ValueError(f"images must be (B, C, H, W), not {tuple(images.shape)}")
@@ -339,5 +362,5 @@ def combine_losses(
 __all__ = [
     "LOSS_TERMS", "SwitchGANLossWeights", "adversarial_d_loss", "adversarial_g_loss", "classification_loss",
     "combine_losses", "feature_l1", "interpolation_d_loss", "interpolation_g_loss", "perceptual_loss",
-    "pixel_sum_loss", "reconstruction_loss", "total_variation",
+    "pixel_sum_loss", "reconstruction_loss", "spatial_mean", "total_variation",
 ]

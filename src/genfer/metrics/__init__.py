@@ -2,8 +2,9 @@
 
 Generative metrics, one module each: Fréchet distance (``frechet``), KID (``kid``), feature
 accumulators and reference statistics (``features``), FID/KID feature extractors (``extractors``,
-``inception``), LPIPS (``lpips``), SSIM/PSNR/MSE (``ssim``), emotion score (``emotion_score``) and identity
-similarity (``identity``). Names below are imported on first use, so ``import genfer.metrics`` stays cheap;
+``inception``), LPIPS (``lpips``), SSIM/PSNR/MSE (``ssim``), emotion score (``emotion_score``), identity
+similarity (``identity``), sharpness (``sharpness``: variance of the Laplacian) and the crossfade fit of a
+transfer to its reference (``ghosting``). Names below are imported on first use, so ``import genfer.metrics`` stays cheap;
 the functions named like their module are imported from it: ``from genfer.metrics.ssim import ssim``,
 ``from genfer.metrics.emotion_score import emotion_score``.
 """
@@ -42,6 +43,9 @@ _EXPORTS = {
     "EmotionScore": "emotion_score",
     "cosine_similarity": "identity",
     "identity_similarity": "identity",
+    "laplacian_ratio": "sharpness",
+    "laplacian_variance": "sharpness",
+    "crossfade_fit": "ghosting",
 }
 
 __all__ = sorted(_EXPORTS)

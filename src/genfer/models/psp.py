@@ -42,6 +42,7 @@ __all__ = [
     "SEModule",
     "build_psp_encoder",
     "resize_to",
+    "upsample_add",
 ]
 
 
@@ -178,7 +179,7 @@ class GradualStyleBlock(nn.Module):
         return self.linear(self.convs(x).mean(dim=(2, 3)))
 
 
-def _upsample_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def upsample_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Bilinearly upsample x to y's size (corners aligned, as pSp) and add y."""
     return F.interpolate(x, size=y.shape[-2:], mode="bilinear", align_corners=True) + y
 
@@ -251,8 +252,8 @@ class GradualStyleEncoder(InversionEncoder):
             h = stage(h)
             feats.append(h)
         c1, c2, c3 = feats[1], feats[2], feats[3]
-        p2 = _upsample_add(c3, self.latlayer1(c2))
-        p1 = _upsample_add(p2, self.latlayer2(c1))
+        p2 = upsample_add(c3, self.latlayer1(c2))
+        p1 = upsample_add(p2, self.latlayer2(c1))
         return c3, p2, p1
 
     def encode(self, x: torch.Tensor) -> InversionOutput:

@@ -200,7 +200,7 @@ def exchange_code(idx_i: torch.Tensor, idx_j: torch.Tensor, num_blocks: int) -> 
     b = idx_i.shape[0]
     idx_i = _check_indices(idx_i, b, num_blocks, "idx_i")
     idx_j = _check_indices(idx_j, b, num_blocks, "idx_j")
-    code = F.one_hot(idx_i, num_blocks) | F.one_hot(idx_j, num_blocks)
+    code = torch.maximum(F.one_hot(idx_i, num_blocks), F.one_hot(idx_j, num_blocks))  # OR; exports to ONNX
     return code.float()
 
 
@@ -222,6 +222,20 @@ def _check_pair(r_a: torch.Tensor, r_b: torch.Tensor) -> None:
         raise ValueError(f"R_a {tuple(r_a.shape)} and R_b {tuple(r_b.shape)} must be equal (B, C, h, w) shapes")
 
 
+def _exchange(r_a, r_b, idx_i, idx_j, bounds, *, own_weight: float, pooled: bool):
+    """Blocks i and j of each of R_a, R_b mixed with the other's (``own_weight`` of their own), optionally pooled."""
+    _check_pair(r_a, r_b)
+    mask = channel_mask(exchange_code(idx_i, idx_j, len(bounds)).to(r_a.device), bounds)
+    in_a, in_b = (broadcast_mean(r_b), broadcast_mean(r_a)) if pooled else (r_b, r_a)
+    return _mix(r_a, in_a, mask, own_weight), _mix(r_b, in_b, mask, own_weight)
+
+
+def broadcast_mean(r: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) -> (B, C, h, w): every channel replaced by its mean over the h x w positions (a code with no
+    layout: *what* a block encodes, not *where*)."""
+    return r.mean(dim=(2, 3), keepdim=True).expand_as(r)
+
+
 def switch_blocks(
     r_a: torch.Tensor,
     r_b: torch.Tensor,
@@ -229,6 +243,7 @@ def switch_blocks(
     idx_j: torch.Tensor,
     *,
     bounds: Sequence[tuple[int, int]],
+    pooled: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The switch unit, Eq. 3.
 
@@ -240,13 +255,14 @@ def switch_blocks(
         r_a, r_b: (B, C, h, w) representations of I_a and I_b.
         idx_i: (B,) long, expression of I_a (y^i); idx_j: (B,) long, expression of I_b (y^j).
         bounds: block channel ranges (:func:`block_bounds`).
+        pooled: the blocks a face receives are the other face's blocks averaged over space and broadcast
+            (:func:`broadcast_mean`), so they bring its expression code but not its layout; the blocks it keeps
+            are unchanged.
 
     Returns:
         R_c, R_d: (B, C, h, w).
     """
-    _check_pair(r_a, r_b)
-    mask = channel_mask(exchange_code(idx_i, idx_j, len(bounds)).to(r_a.device), bounds)
-    return _mix(r_a, r_b, mask, 0.0), _mix(r_b, r_a, mask, 0.0)
+    return _exchange(r_a, r_b, idx_i, idx_j, bounds, own_weight=0.0, pooled=pooled)
 
 
 def interpolate_blocks(
@@ -257,6 +273,7 @@ def interpolate_blocks(
     *,
     bounds: Sequence[tuple[int, int]],
     p: float = 0.5,
+    pooled: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Representation interpolation, Eq. 6.
 
@@ -264,13 +281,12 @@ def interpolate_blocks(
     R_d^p = [r_b^1, ..., p r_b^i + (1-p) r_a^i, ..., p r_b^j + (1-p) r_a^j, ..., r_b^n].
     p = 0 gives the switch (R_c, R_d), p = 1 gives (R_a, R_b); the paper uses p = 0.5.
 
-    Shapes as :func:`switch_blocks`; returns R_c^p, R_d^p: (B, C, h, w).
+    Shapes and ``pooled`` as :func:`switch_blocks` (with ``pooled`` the other face's part is its broadcast
+    mean); returns R_c^p, R_d^p: (B, C, h, w).
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"interpolation weight p must be in [0, 1], not {p}")
-    _check_pair(r_a, r_b)
-    mask = channel_mask(exchange_code(idx_i, idx_j, len(bounds)).to(r_a.device), bounds)
-    return _mix(r_a, r_b, mask, p), _mix(r_b, r_a, mask, p)
+    return _exchange(r_a, r_b, idx_i, idx_j, bounds, own_weight=p, pooled=pooled)
 
 
 def expand_code(code: torch.Tensor, *, code_channels: int, size: tuple[int, int]) -> torch.Tensor:
@@ -312,29 +328,32 @@ class SwitchUnit(nn.Module):
         channels: C, the representation width.
         p: interpolation weight of Eq. 6 (paper: 0.5).
         allow_uneven: see :func:`block_bounds`.
+        pooled: exchanged blocks arrive as the other face's spatial means, broadcast (:func:`switch_blocks`).
     """
 
-    def __init__(self, *, num_classes: int, channels: int, p: float = 0.5, allow_uneven: bool = False) -> None:
+    def __init__(self, *, num_classes: int, channels: int, p: float = 0.5, allow_uneven: bool = False,
+                 pooled: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"interpolation weight p must be in [0, 1], not {p}")
         self.num_classes = num_classes
         self.channels = channels
         self.p = p
+        self.pooled = pooled
         self.bounds = block_bounds(channels, num_classes, allow_uneven=allow_uneven)
 
     def forward(
         self, r_a: torch.Tensor, r_b: torch.Tensor, idx_i: torch.Tensor, idx_j: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, SwitchCodes]:
         """r_a, r_b: (B, C, h, w); idx_i, idx_j: (B,) long -> R_c, R_d (B, C, h, w) and the codes (Eq. 3, 4)."""
-        r_c, r_d = switch_blocks(r_a, r_b, idx_i, idx_j, bounds=self.bounds)
+        r_c, r_d = switch_blocks(r_a, r_b, idx_i, idx_j, bounds=self.bounds, pooled=self.pooled)
         return r_c, r_d, switch_codes(idx_i, idx_j, self.num_classes)
 
     def interpolate(
         self, r_a: torch.Tensor, r_b: torch.Tensor, idx_i: torch.Tensor, idx_j: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """R_c^p, R_d^p of Eq. 6 with this unit's p; shapes as :meth:`forward`."""
-        return interpolate_blocks(r_a, r_b, idx_i, idx_j, bounds=self.bounds, p=self.p)
+        return interpolate_blocks(r_a, r_b, idx_i, idx_j, bounds=self.bounds, p=self.p, pooled=self.pooled)
 
 
 # ----------------------------------------------------------------------------- generator
@@ -516,6 +535,7 @@ class SwitchGenerator(nn.Module):
         skip_connections: U-Net additions in the decoder (:class:`SwitchDecoder`).
         residual_scale: bound of the residual (paper's Tanh: 1).
         clamp_output: clamp I + residual to [-1, 1].
+        pooled_switch: exchanged blocks arrive as the other face's spatial means (:class:`SwitchUnit`).
     """
 
     def __init__(
@@ -532,6 +552,7 @@ class SwitchGenerator(nn.Module):
         skip_connections: bool = True,
         residual_scale: float = 1.0,
         clamp_output: bool = True,
+        pooled_switch: bool = False,
     ) -> None:
         super().__init__()
         _set_geometry(self, in_chans=in_chans, image_size=image_size, num_classes=num_classes)
@@ -539,7 +560,7 @@ class SwitchGenerator(nn.Module):
         self.encoder = SwitchEncoder(in_chans=in_chans, channels=channels, width_mult=width_mult)
         self.repr_channels = self.encoder.out_channels
         self.switch = SwitchUnit(num_classes=num_classes, channels=self.repr_channels, p=interpolation_p,
-                                 allow_uneven=allow_uneven)
+                                 allow_uneven=allow_uneven, pooled=pooled_switch)
         self.decoder = SwitchDecoder(in_chans=in_chans, repr_channels=self.repr_channels, num_classes=num_classes,
                                      code_channels=code_channels, encoder_widths=self.encoder.widths,
                                      skip_connections=skip_connections, residual_scale=residual_scale)
@@ -940,7 +961,7 @@ def build_switchgan(
     generator = SwitchGenerator(**geometry, channels=cfg.encoder_channels, width_mult=cfg.width_mult,
                                 code_channels=cfg.code_channels, interpolation_p=cfg.interpolation_p,
                                 allow_uneven=cfg.allow_uneven_blocks, skip_connections=cfg.skip_connections,
-                                residual_scale=cfg.residual_scale)
+                                residual_scale=cfg.residual_scale, pooled_switch=cfg.pooled_switch)
     discriminator = None
     if with_discriminator:  # D_1 on the full image, D_2 on the half-resolution copy, ...
         discriminator = MultiScaleDiscriminator(discriminators=[
@@ -956,6 +977,7 @@ def build_switchgan(
 __all__ = [
     "L2Norm", "MultiScaleDiscriminator", "SwitchClassifier", "SwitchCodes", "SwitchDecoder", "SwitchEncoder",
     "SwitchGAN", "SwitchGenerator", "SwitchDiscriminator", "SwitchOutput", "SwitchUnit", "block_bounds",
+    "broadcast_mean",
     "channel_mask", "exchange_code", "expand_code", "halved_sizes", "init_gan_weights", "interpolate_blocks",
     "l2_normalize", "label_planes", "scale_widths", "split_blocks", "switch_blocks", "switch_codes",
     "vgg19_features", "build_switchgan",

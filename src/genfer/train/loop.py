@@ -22,6 +22,8 @@ import logging
 import math
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,12 +37,15 @@ from genfer.io import (
     load_into,
     load_state_dict,
     load_trainer_state,
+    nonfinite_keys,
     read_config,
     save_checkpoint,
 )
 from genfer.io.rng import epoch_permutation
 from genfer.train.distributed import DistInfo, init_distributed
+from genfer.runs import marked_running
 from genfer.train.metrics_log import MetricsLog
+from genfer.train.tensorboard_log import TensorBoardLog
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,21 @@ RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
 
 LENGTH_KEYS = frozenset({"epochs", "kimg", "steps"})
 """Config leaf names (at any depth) giving a run's length: changing them on resume reschedules the run."""
+
+
+class TrainingDiverged(ValueError):
+    """The loss or the weights became NaN or infinite: the run stops without saving (a user error: one line)."""
+
+
+def nonfinite_scalars(scalars: dict[str, Any]) -> list[str]:
+    """Names of the logged scalars (floats or one-element tensors) that are NaN or infinite."""
+    return [k for k, v in scalars.items() if isinstance(v, (int, float, torch.Tensor)) and not isinstance(v, bool)
+            and not math.isfinite(float(v))]
+
+
+def grid_path(run_dir: str | Path, step: int) -> Path:
+    """Where a trainer's hook writes the image grid of ``step`` (the loop adds it to TensorBoard)."""
+    return Path(run_dir) / "grids" / f"step-{step:09d}.png"
 
 
 def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -63,13 +83,29 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def config_changes(saved: dict[str, Any], wanted: dict[str, Any]) -> tuple[dict[str, list[Any]], list[str]]:
-    """How two run configs differ: (length changes ``{dotted key: [saved, wanted]}``, other changed dotted keys)."""
+def config_changes(saved: dict[str, Any], wanted: dict[str, Any], defaults: dict[str, Any] | None = None,
+                   ) -> tuple[dict[str, list[Any]], list[str]]:
+    """How two run configs differ: (length changes ``{dotted key: [saved, wanted]}``, other changed dotted keys).
+
+    An option added to the config class since the run was saved is no change when it is left off (False/None)
+    or at its default (``defaults``: the config class's default document), since the saved run trained with
+    the behaviour that default keeps.
+    """
+    default = flatten_config(defaults or {})
     a = {k: v for k, v in flatten_config(saved).items() if k.split(".")[0] not in RUNTIME_KEYS}
-    b = {k: v for k, v in flatten_config(wanted).items() if k.split(".")[0] not in RUNTIME_KEYS}
+    b = {k: v for k, v in flatten_config(wanted).items() if k.split(".")[0] not in RUNTIME_KEYS
+         and (k in a or (v not in (False, None) and not (k in default and default[k] == v)))}
     changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     length = {k: [a[k], b[k]] for k in changed if k.rsplit(".", 1)[-1] in LENGTH_KEYS and k in a and k in b}
     return length, [k for k in changed if k not in length]
+
+
+def default_document(config_class: type) -> dict[str, Any]:
+    """The config document of ``config_class()`` (its defaults), or ``{}`` if the class needs arguments."""
+    try:
+        return config_document(config_class())
+    except TypeError:
+        return {}
 
 
 def cosine_with_warmup(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -208,6 +244,9 @@ class TrainingRun:
         checkpoint_minutes: wall-clock interval between checkpoints.
         keep: checkpoints kept.
         progress: show a progress bar (rank 0 only).
+        tensorboard: also write TensorBoard events (scalars, ``grids/`` images) when the package is installed.
+        config_defaults: the config class's default document (options added since a run was saved, at their
+            default, do not stop its resume).
     """
 
     run_dir: Path
@@ -223,6 +262,8 @@ class TrainingRun:
     step: int = 0
     train_seconds: float = 0.0
     extra_state: dict[str, Any] = field(default_factory=dict)
+    tensorboard: bool = True
+    config_defaults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
@@ -231,12 +272,14 @@ class TrainingRun:
     @classmethod
     def from_config(cls, cfg: RunConfig, *, run_dir: str | Path, info: DistInfo,
                     modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                    schedulers: dict[str, Any] | None = None, progress: bool = True) -> "TrainingRun":
+                    schedulers: dict[str, Any] | None = None, progress: bool = True,
+                    tensorboard: bool = True) -> "TrainingRun":
         """The run of ``cfg``: its ``config.json`` document (naming the method), name, checkpoint interval and
         kept checkpoints come from the config's :class:`~genfer.config.RunConfig` fields."""
         return cls(run_dir=Path(run_dir), config=config_document(cfg), modules=modules, optimizers=optimizers,
                    info=info, schedulers=schedulers or {}, name=cfg.name, checkpoint_minutes=cfg.checkpoint_minutes,
-                   keep=cfg.keep_checkpoints, progress=progress)
+                   keep=cfg.keep_checkpoints, progress=progress, tensorboard=tensorboard,
+                   config_defaults=default_document(type(cfg)))
 
     # ------------------------------------------------------------------ state
 
@@ -247,7 +290,7 @@ class TrainingRun:
             return False
         saved = read_config(ckpt)
         saved.setdefault("method", self.config.get("method"))  # written before configs named their method
-        length, other = config_changes(saved, self.config)
+        length, other = config_changes(saved, self.config, self.config_defaults)
         if other:
             raise CheckpointError(f"{self.run_dir} holds a run with a different config (differs in: "
                                   f"{', '.join(other)}); use another --out or --no-resume")
@@ -271,10 +314,25 @@ class TrainingRun:
                 self.metrics.write(event="length_changed", step=self.step, changes=length)
         return True
 
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error that stops a run whose ``what`` (e.g. ``loss is nan``) became non-finite."""
+        last = latest_checkpoint(self.run_dir)
+        kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was written"
+        return TrainingDiverged(f"training diverged at step {self.step}: {what}; nothing saved ({kept}); "
+                                f"lower the learning rate (--set optim.lr=...) or check the data")
+
+    def check_weights(self) -> None:
+        """Raise :class:`TrainingDiverged` when a module's weights hold a NaN or an infinity."""
+        for name, module in self.modules.items():
+            bad = nonfinite_keys(module.state_dict())
+            if bad:
+                raise self.diverged(f"{len(bad)} tensors of {name} are non-finite (first: {bad[0]})")
+
     def checkpoint(self) -> Path | None:
-        """Write a checkpoint of the current state (rank 0 only)."""
+        """Write a checkpoint of the current state (rank 0 only); non-finite weights are never written."""
         if not self.info.is_main:
             return None
+        self.check_weights()
         return save_checkpoint(
             self.run_dir, self.step,
             modules={name: m.state_dict() for name, m in self.modules.items()},
@@ -288,6 +346,17 @@ class TrainingRun:
         )
 
     # ------------------------------------------------------------------ loop
+
+    @contextmanager
+    def _session(self) -> Iterator[TensorBoardLog]:
+        """While the loop runs (rank 0): the ``running.json`` marker and the TensorBoard writer."""
+        main = self.info.is_main
+        events = TensorBoardLog(self.run_dir if main else None, start_step=self.step, enabled=self.tensorboard)
+        try:
+            with marked_running(self.run_dir if main else None):
+                yield events
+        finally:
+            events.close()
 
     def loop(
         self,
@@ -323,17 +392,23 @@ class TrainingRun:
                    desc=self.name)
         last: dict[str, Any] = {}
         last_ckpt = time.monotonic()
-        with StopFlag() as stop:
+        with StopFlag() as stop, self._session() as events:
             while self.step < stop_at:
                 t0 = time.perf_counter()
                 scalars = step_fn(self.step)
                 self.step += 1
+                bad = nonfinite_scalars(scalars)
+                if bad:
+                    raise self.diverged(f"{bad[0]} is {float(scalars[bad[0]])}")
+                if self.step % log_every == 0:
+                    self.check_weights()
                 self.train_seconds += time.perf_counter() - t0
                 bar.update(1)
                 if main and (self.step % log_every == 0 or self.step == stop_at):
                     shown = {k: round(float(v), 5) for k, v in scalars.items()}
                     self.metrics.write(event="train", step=self.step, **shown,
                                        train_seconds=round(self.train_seconds, 1))
+                    events.scalars("train", self.step, shown)
                     bar.set_postfix({k: f"{v:.3g}" for k, v in list(shown.items())[:3]})
                 for hook in hooks:
                     if main and (self.step % hook.every == 0 or self.step == total_steps):
@@ -341,14 +416,19 @@ class TrainingRun:
                         last.update(out)
                         self.metrics.write(event=hook.event, step=self.step, **out,
                                            train_seconds=round(self.train_seconds, 1))
+                        events.scalars(hook.event, self.step, out)
+                        if grid_path(self.run_dir, self.step).is_file():
+                            events.image("grids", grid_path(self.run_dir, self.step), self.step)
                 if stop.raised or (main and time.monotonic() - last_ckpt > self.checkpoint_minutes * 60):
                     self.checkpoint()
                     last_ckpt = time.monotonic()
                 if stop.raised:
                     log.warning("stopped by signal at step %d; resume with the same command", self.step)
                     break
-        bar.close()
-        self.checkpoint()
+            bar.close()
+            self.checkpoint()
+        if main:
+            self.metrics.write(event="end", step=self.step, finished=self.step >= total_steps)
         return {"step": self.step, "total_steps": total_steps, "train_seconds": round(self.train_seconds, 1),
                 "finished": self.step >= total_steps, **last}
 
@@ -360,9 +440,12 @@ __all__ = [
     "RUNTIME_KEYS",
     "config_changes",
     "flatten_config",
+    "grid_path",
     "StopFlag",
+    "TrainingDiverged",
     "TrainingRun",
     "cosine_with_warmup",
+    "nonfinite_scalars",
     "run_summary",
     "setup_process",
 ]

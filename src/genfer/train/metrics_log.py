@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from genfer.io.json_text import dumps
+
 
 class MetricsLog:
     """Write ``{"time": ..., **metrics}`` lines to ``path`` (rank 0 only; others pass ``path=None``)."""
@@ -20,7 +22,7 @@ class MetricsLog:
         if self.path is None:
             return
         with open(self.path, "a") as f:
-            f.write(json.dumps({"time": round(time.time(), 3), **metrics}) + "\n")
+            f.write(dumps({"time": round(time.time(), 3), **metrics}) + "\n")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -64,19 +64,45 @@ def build_encoder_optimizer(cfg: PSpTrainConfig, module: torch.nn.Module) -> tor
     return create_optimizer_v2(module, opt=opt, lr=cfg.lr, weight_decay=0.0, betas=tuple(cfg.betas))
 
 
-@trainer("psp")
-def train_psp(cfg: PSpTrainConfig, ctx: TrainContext) -> dict[str, Any]:
-    """Train (or resume) a pSp encoder: checkpoints, ``metrics.jsonl``, grids and ``final/`` in the run folder.
-    Summary: ``step``, ``total_steps``, ``train_seconds`` and the last held-out ``val_loss``, ``val_mse``,
-    ``val_psnr``, ``val_ssim`` (None if never evaluated)."""
-    info, run_dir = ctx.info, ctx.run_dir
+def pooled_run_data(cfg: Any, ctx: TrainContext) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, BatchPlan]:
+    """(pooled uint8 images at the generator's size, training indices, held-out indices, the plan of ``cfg.steps``
+    steps) of an encoder run on pooled faces (pSp, ASIT)."""
     g_cfg = cfg.stylegan2
     pool, _ = load_image_pool(cfg.sources, size=g_cfg.resolution, channels=g_cfg.img_channels, limit=cfg.limit,
                               progress=ctx.show_progress)
     train_idx, held_idx = split_holdout(len(pool), cfg.holdout, cfg.seed)
     plan = BatchPlan.make(n=len(train_idx), batch_size=cfg.batch_size, epochs=1.0, warmup_epochs=0.0, seed=cfg.seed,
-                          info=info)
-    plan = replace(plan, total_steps=cfg.steps)
+                          info=ctx.info)
+    return pool, train_idx, held_idx, replace(plan, total_steps=cfg.steps)
+
+
+def heldout_hooks(cfg: Any, ctx: TrainContext, model: PSp, criterion: InversionCriterion,
+                  held_images: torch.Tensor) -> list[Hook]:
+    """Every ``cfg.eval_every_steps``: :func:`evaluate_inversion` of the held-out uint8 images and a grid of the first
+    ``cfg.grid_images`` (inputs over reconstructions) in ``grids/step-<S>.png``; no hook without held-out images."""
+    held = normalize(held_images.float() / 255.0)
+    size = model.encoder.input_size
+
+    def evaluate(step: int) -> dict[str, float]:
+        out = evaluate_inversion(model, criterion, held, batch_size=max(1, cfg.batch_size))
+        if cfg.grid_images:
+            k = cfg.grid_images
+            with torch.no_grad():
+                recon = model(resize_to(held[:k].to(ctx.device), size)).image.clamp(-1, 1).cpu()
+            save_grid([resize_to(held[:k], size), resize_to(recon, size)],
+                      ctx.run_dir / "grids" / f"step-{step:09d}.png")
+        return out
+
+    return [Hook(every=cfg.eval_every_steps, fn=evaluate)] if len(held) else []
+
+
+@trainer("psp")
+def train_psp(cfg: PSpTrainConfig, ctx: TrainContext) -> dict[str, Any]:
+    """Train (or resume) a pSp encoder: checkpoints, ``metrics.jsonl``, grids and ``final/`` in the run folder.
+    Summary: ``step``, ``total_steps``, ``train_seconds`` and the last held-out ``val_loss``, ``val_mse``,
+    ``val_psnr``, ``val_ssim`` (None if never evaluated)."""
+    info = ctx.info
+    pool, train_idx, held_idx, plan = pooled_run_data(cfg, ctx)
     psp = build_psp(cfg, load_generator=ctx.fresh, device=info.device)
     encoder, decoder = psp.encoder, psp.decoder
     decoder.eval().requires_grad_(False)
@@ -103,18 +129,7 @@ def train_psp(cfg: PSpTrainConfig, ctx: TrainContext) -> dict[str, Any]:
         optimizer.step()
         return {name: t.item() for name, t in terms.items()}
 
-    held = normalize(pool[held_idx[: cfg.eval_images]].float() / 255.0)
-
-    def evaluate(step: int) -> dict[str, float]:
-        out = evaluate_inversion(psp, criterion, held, batch_size=max(1, cfg.batch_size))
-        if cfg.grid_images:
-            k = cfg.grid_images
-            with torch.no_grad():
-                recon = psp(resize_to(held[:k].to(info.device), size)).image.clamp(-1, 1).cpu()
-            save_grid([resize_to(held[:k], size), resize_to(recon, size)], run_dir / "grids" / f"step-{step:09d}.png")
-        return out
-
-    hooks = [Hook(every=cfg.eval_every_steps, fn=evaluate)] if len(held) else []
+    hooks = heldout_hooks(cfg, ctx, psp, criterion, pool[held_idx[: cfg.eval_images]])
     return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks,
                       metrics=("val_loss", "val_mse", "val_psnr", "val_ssim"),
                       start_info={"train_images": plan.n, "heldout_images": len(held_idx),
@@ -147,4 +162,4 @@ def evaluate_inversion(psp: PSp, criterion: InversionCriterion, images: torch.Te
     return {k: v / max(1, len(images)) for k, v in sums.items()}
 
 
-__all__ = ["build_encoder_optimizer", "build_psp", "evaluate_inversion", "train_psp"]
+__all__ = ["build_encoder_optimizer", "build_psp", "evaluate_inversion", "heldout_hooks", "pooled_run_data", "train_psp"]

@@ -1,8 +1,10 @@
 """What every trainer shares around its own networks and step: the entry point, the run, the export.
 
 A trainer is written as ``fn(cfg, ctx) -> summary`` and decorated with :func:`trainer`, which gives it the
-public signature ``train_x(cfg, run_dir, *, resume=True, progress=True, max_steps=None, dist_info=None)``,
-joins the process group, sets threads and the init seed, and attaches it to its method in :mod:`genfer.registry`
+public signature ``train_x(cfg, run_dir, *, resume=True, progress=True, max_steps=None, dist_info=None,
+tensorboard=True)``,
+joins the process group, sets threads and the init seed, holds the run folder's lock file (rank 0: a second live
+process training there is refused) and attaches it to its method in :mod:`genfer.registry`
 (so ``genfer train METHOD`` finds it). Inside, the trainer builds its networks and optimisers, calls
 :meth:`TrainContext.start` for a resumed-or-new :class:`~genfer.train.loop.TrainingRun`, and ends with
 :meth:`TrainContext.finish`, which runs the loop, writes ``final/`` (a model folder naming the method) and
@@ -11,6 +13,7 @@ returns the summary.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +24,7 @@ import torch
 
 from genfer import registry
 from genfer.config import RunConfig, config_document
-from genfer.io import latest_checkpoint, write_model_folder
+from genfer.io import RunLock, latest_checkpoint, write_model_folder
 from genfer.train.distributed import DistInfo
 from genfer.train.loop import Hook, TrainingRun, run_summary, setup_process
 
@@ -37,6 +40,7 @@ class TrainContext:
     resume: bool = True
     progress: bool = True
     max_steps: int | None = None
+    tensorboard: bool = True
 
     @property
     def device(self) -> torch.device:
@@ -57,7 +61,8 @@ class TrainContext:
               extra_state: dict[str, Any] | None = None) -> TrainingRun:
         """The run of ``cfg`` over these modules/optimisers, resumed from the latest checkpoint when asked."""
         run = TrainingRun.from_config(cfg, run_dir=self.run_dir, info=self.info, modules=modules,
-                                      optimizers=optimizers, schedulers=schedulers or {}, progress=self.progress)
+                                      optimizers=optimizers, schedulers=schedulers or {}, progress=self.progress,
+                                      tensorboard=self.tensorboard)
         if extra_state:
             run.extra_state = dict(extra_state)
         if self.resume:
@@ -95,10 +100,12 @@ def trainer(method: str) -> Callable[[Callable[[Any, TrainContext], dict[str, An
     def wrap(fn: Callable[[Any, TrainContext], dict[str, Any]]) -> TrainFn:
         @functools.wraps(fn)
         def train(cfg: RunConfig, run_dir: str | Path, *, resume: bool = True, progress: bool = True,
-                  max_steps: int | None = None, dist_info: DistInfo | None = None) -> dict[str, Any]:
+                  max_steps: int | None = None, dist_info: DistInfo | None = None,
+                  tensorboard: bool = True) -> dict[str, Any]:
             info = setup_process(threads=cfg.threads, seed=cfg.seed, dist_info=dist_info)
-            return fn(cfg, TrainContext(run_dir=Path(run_dir), info=info, resume=resume, progress=progress,
-                                        max_steps=max_steps))
+            with RunLock(run_dir) if info.is_main else contextlib.nullcontext():  # one process per run folder
+                return fn(cfg, TrainContext(run_dir=Path(run_dir), info=info, resume=resume, progress=progress,
+                                            max_steps=max_steps, tensorboard=tensorboard))
 
         registry.attach_trainer(method, train)
         return train

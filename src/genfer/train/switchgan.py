@@ -208,7 +208,11 @@ class SwitchGANTrainer:
         return loss
 
     def generator_terms(self, xa, xb, ya, yb, out: SwitchOutput) -> dict[str, torch.Tensor]:
-        """The G terms of Eq. 12 but L_C: adv, inter (if on), rec, per (if weighted), pix, tv (unweighted)."""
+        """The G terms of Eq. 12 but L_C: adv, inter (if on), rec, per (if weighted), pix, tv (unweighted).
+
+        L_per compares channel means or whole maps (``perceptual_features``); TV is taken of the residuals
+        I_c^res, I_d^res or of the faces I_c, I_d (``tv_target``).
+        """
         cfg = self.cfg
         reduction = cfg.loss_reduction
         batches, labels = [torch.cat([out.image_c, out.image_d])], [torch.cat([yb, ya])]
@@ -223,9 +227,11 @@ class SwitchGANTrainer:
                                            reduction="mse" if reduction == "mean" else "norm")
         if self.feature_net is not None:
             terms["per"] = perceptual_loss(self.feature_net, xa, xb, out.image_c, out.image_d,
-                                           pairing=cfg.perceptual_pairing, reduction=reduction)
+                                           pairing=cfg.perceptual_pairing, reduction=reduction,
+                                           pooled=cfg.perceptual_features == "pooled")
         terms["pix"] = pixel_sum_loss(xa, xb, out.image_c, out.image_d, reduction=reduction)
-        terms["tv"] = total_variation(out.image_c, reduction=reduction) + total_variation(out.image_d, reduction=reduction)
+        smooth = (out.residual_c, out.residual_d) if cfg.tv_target == "residual" else (out.image_c, out.image_d)
+        terms["tv"] = sum(total_variation(x, reduction=reduction) for x in smooth)
         return terms
 
     def classifier_logits(self, images: torch.Tensor, *, generator_grad: bool) -> torch.Tensor:
