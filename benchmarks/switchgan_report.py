@@ -39,19 +39,18 @@ and C alone (its second stage); with the machine's load average, since a shared 
 import argparse
 import json
 import os
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+from independent_judge import (  # benchmarks/ (run as a script)
+    DEFAULT_FER_PYTHON,
+    independent_probs,
+)
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
-from genfer.io.images import normalize, to_uint8_tensor
 from genfer.data.tensors import load_split
-from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.hub import DEFAULT_RECOGNIZER, load_model, load_recognizer
+from genfer.io.images import normalize, to_uint8_tensor
 from genfer.labels import class_names
 from genfer.metrics.emotion_score import emotion_score
 from genfer.metrics.extractors import build_extractor
@@ -61,7 +60,6 @@ from genfer.metrics.ghosting import crossfade_fit
 from genfer.metrics.sharpness import laplacian_ratio
 from genfer.predict import predict_probs
 from genfer.train.distributed import DistInfo
-from genfer.hub import load_model
 from genfer.train.switchgan import SwitchGANTrainer
 
 
@@ -91,7 +89,6 @@ def features(extractor, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     return torch.cat([extractor(normalize(images[i : i + batch].float() / 255.0)) for i in range(0, len(images), batch)])
 
 
-FER_JUDGE = Path(__file__).with_name("fer_judge.py")
 TARGETS = {"hit_rate": 0.55, "independent_hit_rate": 0.45, "identity_margin": 0.03, "laplacian_ratio": 0.6}
 """Issue 17's targets: hit rate, the independent judge's hit rate, identity vs source minus vs reference, sharpness."""
 
@@ -101,22 +98,6 @@ def per_pair(fn, *uint8_batches: torch.Tensor, batch: int = 2048) -> torch.Tenso
     n = len(uint8_batches[0])
     return torch.cat([fn(*(normalize(x[i : i + batch].float() / 255.0) for x in uint8_batches))
                       for i in range(0, n, batch)])
-
-
-def independent_probs(python: str, images: torch.Tensor, names: list[str]) -> torch.Tensor:
-    """fer's mini-Xception probabilities of uint8 faces (N, 1, H, W), columns in the order of genfer's ``names``.
-
-    The faces are written as PNGs to a temporary folder that ``benchmarks/fer_judge.py`` reads in the fer venv.
-    """
-    with tempfile.TemporaryDirectory(prefix="fer-judge-") as tmp:
-        for k, face in enumerate(images):
-            Image.fromarray(face[0].numpy()).save(Path(tmp) / f"{k:07d}.png")
-        done = subprocess.run([python, str(FER_JUDGE), tmp], capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise SystemExit(f"{FER_JUDGE.name} failed in {python}: {done.stderr.strip().splitlines()[-1:]}")
-    got = json.loads(done.stdout)
-    order = [got["classes"].index(name) for name in names]
-    return torch.tensor(np.asarray(got["probs"])[:, order], dtype=torch.float32)
 
 
 def judge_scores(p_out: torch.Tensor, p_ref: torch.Tensor, p_src: torch.Tensor, tgt: torch.Tensor,
@@ -250,7 +231,7 @@ def main() -> None:
                                     "other than the model's perceptual network, whose features L_per optimised")
     ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")
     ap.add_argument("--identity", type=int, default=500, help="identity similarity on N random transfers (dlib; 0: skip)")
-    ap.add_argument("--independent-judge", nargs="?", const="/work/fervenv/bin/python", metavar="PYTHON",
+    ap.add_argument("--independent-judge", nargs="?", const=DEFAULT_FER_PYTHON, metavar="PYTHON",
                     help="also score the outputs with fer's mini-Xception, run by PYTHON (a venv with fer; "
                          "default /work/fervenv/bin/python)")
     ap.add_argument("--seed", type=int, default=0)

@@ -40,6 +40,8 @@ declare -A CMD=(
   [pfvit-emo3-ortho1]="train pfvit --preset cpu $PFVIT_EMO3 --set weights.ortho=1 --out $RUNS/pfvit-cpu-emo3-ortho1"
   # generated-faces issue: the shipped PF-ViT continued with G's convolutional output head (block seams), 1 epoch
   [pfvit-convhead]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=conv --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-convhead"
+  # ... and with a D that also sees the image shifted by half a patch (G's seams inside its patches), 2 epochs
+  [pfvit-shiftd]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=conv --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-shiftd"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   # generated-faces issue (item 3): retrain the shipped switch-unit GAN without ghosts (L_per on channel means, TV of the

@@ -1,8 +1,8 @@
 """Screenshot of ``genfer serve``'s page after a photo and a transfer (docs/images/serve.png).
 
 Serves the shipped models in this process, drives the page in headless Chromium (Playwright with the system's
-browser): uploads matplotlib's Grace Hopper photo, waits for the boxes, bars, poker face and inversion, uploads
-genfer's generated smile as the second photo, waits for the transfer, and saves the page.
+browser): uploads matplotlib's Grace Hopper photo, waits for the boxes, bars, saliency overlay, poker face and
+inversion, uploads genfer's generated smile as the second photo, waits for the transfer, and saves the page.
 
     python scripts/serve_screenshot.py [--out docs/images/serve.png] [--chromium /usr/bin/chromium]
 """
@@ -40,6 +40,7 @@ def main() -> None:
             page.set_default_timeout(180_000)
             page.goto(server.url + "/")
             page.set_input_files("#file", str(hopper))
+            page.wait_for_selector("img.overlay")
             page.wait_for_selector("img.poker-face")
             page.wait_for_selector("img.inversion")
             page.set_input_files("#file2", str(second))

@@ -26,6 +26,15 @@ def services():
     return s
 
 
+@pytest.fixture(scope="module")
+def photo_file(tmp_path_factory):
+    """The first sample upload (Grace Hopper, one face) written to a file, for the CLI."""
+    name, data = sample_uploads()[0]
+    path = tmp_path_factory.mktemp("photos") / name
+    path.write_bytes(data)
+    return path
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")

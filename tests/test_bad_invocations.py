@@ -66,6 +66,8 @@ CASES: list[tuple[str, str]] = [
     ("explain {photo} --out {file}", "is a file, not a folder"),
     ("serve --port 70000", "--port must be <= 65535"),
     ("serve --max-upload-mb 0", "--max-upload-mb must be > 0"),
+    ("serve --directions {missing}", "is not a directions folder"),
+    ("serve --directions {file}", "is not a directions folder"),
 ]
 
 

@@ -87,6 +87,8 @@ def test_demo_writes_report(capsys, tiny_model, tmp_path):
     assert len(summary["photos"]) >= 2 and summary["photos"][0]["faces"]
     composite = summary["photos"][-1]
     assert len(composite["faces"]) == 2, composite
+    assert len(composite["overlays"]) == 2 and all(Path(p).is_file() for p in composite["overlays"])  # genfer explain's
+    assert f"src='explain/{Path(composite['overlays'][1]).name}'" in html  # overlay per face (tests/test_demo.py)
 
 
 def test_recognize_jsonl_streams_one_line_per_image(capsys, monkeypatch, tiny_model, sample_photo, tmp_path):

@@ -35,7 +35,6 @@ class _Toy(nn.Module):
 def test_grad_cam_pp_matches_the_hand_computed_map():
     """Constant gradients g_k = W[c,k]/HW give α_k = 1 / (2 + S_k g_k) (S_k = Σ A_k), weights w_k = Σ_ij α_k ReLU(g_k)
     = HW g_k / (2 + S_k g_k), map = ReLU(Σ_k w_k A_k) scaled to [0, 1]; plain Grad-CAM (w_k = g_k) differs."""
-    pytest.importorskip("pytorch_grad_cam")
     from genfer.saliency import grad_cam_pp
 
     x = torch.tensor([[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 0.0, 0.0], [4.0, 0.0, 0.0, 1.0], [0.0, 2.0, 0.0, 0.0]])
@@ -51,6 +50,65 @@ def test_grad_cam_pp_matches_the_hand_computed_map():
         np.testing.assert_allclose(got[0], expected, atol=1e-4)
     plain = np.maximum((np.array([3.0, 1.0])[:, None, None] * a).sum(0), 0)
     assert np.abs((plain - plain.min()) / np.ptp(plain) - grad_cam_pp(model, x, [0], model.features)[0]).max() > 1e-3
+
+
+def test_grad_cam_pp_weights_match_eq_19_per_position():
+    """Per-position gradients: channel 0 has A = [1, 3] (Σ 4), g = [.5, -1]: α = .25 / (.5 + 4 · .125) = .25 at the
+    first position, the second (α = 1 / (2 - 4) = -.5) drops out through ReLU(g); w_0 = .25 · .5 = .125. Channel 1 has
+    A = [2, 0] (Σ 2), g = [0, .25]: α = 0 where g = 0, α = .0625 / (.125 + 2 · .015625) = .4; w_1 = .4 · .25 = .1.
+    Plain Grad-CAM (mean g: [-.25, .125]), α without the Σ A term (1/2: [.25, .125]) or ReLU(g) dropped all differ."""
+    from genfer.saliency import grad_cam_pp_weights
+
+    a = torch.tensor([[[[1.0, 3.0]], [[2.0, 0.0]]]])
+    g = torch.tensor([[[[0.5, -1.0]], [[0.0, 0.25]]]])
+    torch.testing.assert_close(grad_cam_pp_weights(a, g), torch.tensor([[0.125, 0.1]]))
+    torch.testing.assert_close(grad_cam_pp_weights(a, torch.zeros_like(g)), torch.zeros(1, 2))  # no 0/0
+
+
+class _SmallCNN(nn.Sequential):
+    """conv-ReLU-conv-ReLU (the target, index 3), global average pool, linear: 5 classes."""
+
+    def __init__(self):
+        super().__init__(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+
+
+def _tiny_resnet():
+    from genfer.config import apply_overrides, preset
+    from genfer.models.recognizer import build_recognizer
+
+    return build_recognizer(apply_overrides(preset("tiny"), ["model.arch=resnet", "model.image_size=48"]).model)
+
+
+@pytest.mark.parametrize("case", ["small-cnn", "tiny-resnet"])
+def test_grad_cam_pp_matches_the_grad_cam_package(case):
+    """genfer's Grad-CAM++ against pytorch_grad_cam's GradCAMPlusPlus (when installed): max |difference| < 1e-5, on a
+    non-square input for the small CNN (upsampling axes); its plain GradCAM differs (the comparison can fail)."""
+    cam_package = pytest.importorskip("pytorch_grad_cam")
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from genfer.saliency import cnn_target_layer, grad_cam_pp
+
+    torch.manual_seed(0)
+    if case == "small-cnn":
+        model, x, classes = _SmallCNN().eval(), torch.randn(3, 3, 20, 28), [4, 0, 2]
+        layer = model[3]
+    else:
+        model, x, classes = _tiny_resnet().eval(), torch.rand(3, 1, 48, 48) * 2 - 1, [0, 3, 7]
+        layer = cnn_target_layer(model)
+    targets = [ClassifierOutputTarget(k) for k in classes]
+    with cam_package.GradCAMPlusPlus(model=model, target_layers=[layer]) as cam:
+        expected = cam(input_tensor=x, targets=targets)
+    with cam_package.GradCAM(model=model, target_layers=[layer]) as cam:
+        plain = cam(input_tensor=x, targets=targets)
+    model.zero_grad(set_to_none=True)
+    got = grad_cam_pp(model, x, classes, target_layer=layer)
+    assert got.shape == expected.shape == (3, *x.shape[-2:]) and got.dtype == np.float32
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.abs(got - plain).max() > 1e-2
+    assert all(p.grad is None for p in model.parameters())  # the weights' gradients are left alone
+    frozen = model.requires_grad_(False)
+    assert np.abs(grad_cam_pp(frozen, x, classes, target_layer=layer) - got).max() == 0
 
 
 def test_rollout_matches_the_hand_computed_product():
@@ -92,7 +150,6 @@ def test_attention_rollout_reads_every_block_of_a_vit(arch):
 
 
 def test_explain_cli_writes_one_overlay_per_face(capsys, tmp_path, sample_photo):
-    pytest.importorskip("pytorch_grad_cam")
     code, out, err = run_cli(capsys, "explain", str(sample_photo), "--out", str(tmp_path / "x"), "--json",
                              "--threads", "1", "--backend", "torch")
     assert code == 0, err

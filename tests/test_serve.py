@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_user_error, run_cli
-from serve_helpers import png_bytes, sample_uploads, services  # noqa: F401 - services: a fixture
+from serve_helpers import photo_file, png_bytes, sample_uploads, services  # noqa: F401 - fixtures
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -31,15 +31,6 @@ def client(services):  # noqa: F811
         yield c
 
 
-@pytest.fixture(scope="module")
-def photo_file(tmp_path_factory):
-    """The first sample upload written to a file, for the CLI."""
-    name, data = sample_uploads()[0]
-    path = tmp_path_factory.mktemp("photos") / name
-    path.write_bytes(data)
-    return path
-
-
 def post(client, route, path):
     return client.post(route, files={"image": (path.name, path.read_bytes(), "image/png")})
 
@@ -49,7 +40,7 @@ def decode_png(uri: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
 
 
-def test_recognize_is_the_cli_result(client, photo_file, capsys):
+def test_recognize_is_the_cli_result(client, photo_file, capsys):  # noqa: F811
     code, out, _ = run_cli(capsys, "recognize", str(photo_file), "--json")
     assert code == 0
     expected = json.loads(out)["results"][0]
@@ -60,7 +51,7 @@ def test_recognize_is_the_cli_result(client, photo_file, capsys):
     assert len(expected["faces"]) == 1
 
 
-def test_neutralize_is_the_cli_result_with_inline_pngs(client, photo_file, capsys, tmp_path):
+def test_neutralize_is_the_cli_result_with_inline_pngs(client, photo_file, capsys, tmp_path):  # noqa: F811
     code, out, _ = run_cli(capsys, "neutralize", str(photo_file), "--out", str(tmp_path), "--json")
     assert code == 0
     expected = json.loads(out)["results"][0]
@@ -72,7 +63,7 @@ def test_neutralize_is_the_cli_result_with_inline_pngs(client, photo_file, capsy
     assert answer == expected
 
 
-def test_invert_is_the_cli_result_with_inline_files(client, photo_file, capsys, tmp_path):
+def test_invert_is_the_cli_result_with_inline_files(client, photo_file, capsys, tmp_path):  # noqa: F811
     code, out, _ = run_cli(capsys, "invert", str(photo_file), "--out", str(tmp_path), "--json")
     assert code == 0
     expected = json.loads(out)["results"][0]
@@ -118,7 +109,7 @@ def test_models_is_the_cli_document(client, capsys):
 def test_health_page_static_and_openapi(client):
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
-    assert set(health.json()["tasks"]) == {"recognize", "neutralize", "transfer", "invert"}
+    assert set(health.json()["tasks"]) == {"recognize", "explain", "neutralize", "transfer", "invert"}
     assert "<script src=\"/static/app.js\">" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
@@ -196,7 +187,7 @@ def test_unserved_task_is_404(services):  # noqa: F811
     only = Services(ServedModels(neutralize=None, transfer=None, invert=None))
     only._recognizer = services._recognizer  # share the loaded recognizer: no second load
     with TestClient(create_app(only)) as c:
-        assert c.get("/health").json()["tasks"] == ["recognize"]
+        assert c.get("/health").json()["tasks"] == ["recognize", "explain"]  # explain runs on the recognizer
         answer = c.post("/neutralize", files={"image": sample_uploads()[0]})
         assert answer.status_code == 404 and "does not serve neutralize" in answer.json()["error"]
 

@@ -82,6 +82,7 @@ def test_photo_boxes_labels_bars_poker_face_inversion_and_transfer(page, photos,
     scale = img["width"] / page.eval_on_selector("#photo-img", "i => i.naturalWidth")
     assert abs(box["x"] - img["x"] - face["box"][0] * scale) < 2
     assert abs(box["width"] - face["box"][2] * scale) < 2
+    assert natural_width(page, "img.overlay") == 192  # the saliency overlay (/explain)
     assert natural_width(page, "img.poker-face") == 48
     assert natural_width(page, "img.inversion") == 64
 

@@ -4,6 +4,9 @@ One step of the tiny preset through ``train_pfvit`` with recorders on the functi
 calls. D has K + 1 outputs: for a real face the target is its class and "real" (d^{K+1} = 1); for the
 reconstruction x̂ its class and "fake"; for the poker face x̃ the neutral class and "fake" (Eq. 8). The
 generator side asks D to call x̂ and x̃ real, with the same class targets.
+
+Every test runs for both ``model.disc_views``: the paper's D (``grid``) and genfer's D that also judges each
+image shifted by half a patch (``shifted``; its logits, the mean over the two views, get the same targets).
 """
 
 import json
@@ -32,8 +35,15 @@ def d_targets(cls, k, real):
     return t
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory, module_spy):
+def shift_by_hand(x, s):
+    """x moved up and left by s px: rows/columns s, ..., H-1, then the reflected H-2, ..., H-1-s."""
+    h = x.shape[-1]
+    idx = list(range(s, h)) + [h - 2 - k for k in range(s)]
+    return x[..., idx, :][..., idx]
+
+
+@pytest.fixture(scope="module", params=["grid", "shifted"])
+def recorded(request, tmp_path_factory, module_spy):
     from conftest import write_class_folders
 
     spy = module_spy
@@ -41,13 +51,14 @@ def recorded(tmp_path_factory, module_spy):
     root = write_class_folders(tmp / "data", {"train": 4})
     cfg = apply_overrides(PFVIT_PRESETS["tiny"], [
         "data.dataset=folder", f"data.root={root}", "data.val_split=", "data.limit_train=0", "threads=1",
-        "grid_images=0", *(f"weights.{k}={v}" for k, v in W.items())])
+        "grid_images=0", f"model.disc_views={request.param}", *(f"weights.{k}={v}" for k, v in W.items())])
     rec: dict = {"disc_frozen": []}
     def record_model(model):
         rec["model"] = model
         rec["separate"] = spy(model, "separate")
         rec["generate"] = spy(model, "generate")
         rec["disc"] = spy(model.discriminator, "forward")
+        rec["disc_views"] = spy(model.discriminator, "view_logits")
 
     spy(pf, "build_pfvit", after=record_model)
 
@@ -183,3 +194,24 @@ def test_emotion_reconstruction_orthogonality_and_weights(recorded):
 def test_d_frozen_for_the_generator_step_and_trainable_for_its_own(recorded):
     _, rec = recorded
     assert rec["disc_frozen"] == [True, False]
+
+
+def test_discriminator_judges_the_configured_views_of_x_x_hat_x_tilde(recorded):
+    """D's one-view network gets [x, x̂, x̃] (D step) and [x̂, x̃] (generator step), followed for ``shifted`` by the
+    same images moved by half a patch; D's logits are the mean over the views."""
+    cfg, rec = recorded
+    b = len(rec["labels"])
+    x = rec["aug"][0].out
+    _, images = rec["g_losses"][0].out
+    assert rec["model"].discriminator.views == cfg.model.disc_views
+    half = cfg.model.mae.encoder.patch_size // 2
+    n_views = 2 if cfg.model.disc_views == "shifted" else 1
+    for images_in, grad in (([images["x_hat"], images["x_tilde"]], True),
+                            ([x, images["x_hat"].detach(), images["x_tilde"].detach()], False)):
+        (forward,) = [c_ for c_ in rec["disc"] if c_.args[0].shape[0] == len(images_in) * b]
+        (call,) = [c_ for c_ in rec["disc_views"] if c_.args[0].shape[0] == n_views * len(images_in) * b]
+        expected = torch.cat(images_in + ([shift_by_hand(i, half) for i in images_in] if n_views == 2 else []))
+        torch.testing.assert_close(call.args[0], expected, rtol=0, atol=0)
+        assert call.args[0].requires_grad == grad
+        torch.testing.assert_close(forward.out, call.out.unflatten(0, (n_views, -1)).mean(0))
+    assert len(rec["disc_views"]) == 2

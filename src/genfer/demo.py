@@ -9,6 +9,7 @@ photos instead.
 
 from __future__ import annotations
 
+import html
 import logging
 from importlib import resources
 from pathlib import Path
@@ -112,6 +113,38 @@ def transfer_section(transfer, photos: list[tuple[str, np.ndarray]], out_dir: Pa
             "image": Image.fromarray(res.grid()), "extra_html": f"<p>Inputs on top, outputs below; read as {read}.</p>"}
 
 
+EXPLAIN_DIR = "explain"
+"""Folder of the report's saliency overlays, inside the demo's output folder."""
+
+
+def explanation_row(recognizer, crops: list[np.ndarray], out_dir: Path, stem: str) -> tuple[str, list[Path]]:
+    """A report row with each face's ``genfer explain`` overlay: its saliency map, label and probability.
+
+    Args:
+        crops: the photo's aligned faces as the recognizer takes them (:meth:`~genfer.api.Recognizer.iter_faces`).
+        stem: file-name prefix; the overlays are written as ``out_dir/explain/{stem}-face{n}.png`` and the HTML
+            refers to them by that relative path.
+
+    Returns:
+        (HTML, overlay paths).
+    """
+    from genfer.explain import explain_crops
+
+    faces = explain_crops(recognizer, crops)
+    if not faces:
+        return "", []
+    (out_dir / EXPLAIN_DIR).mkdir(parents=True, exist_ok=True)
+    cells, paths = [], []
+    for n, face in enumerate(faces, 1):
+        relative = f"{EXPLAIN_DIR}/{stem}-face{n}.png"
+        face.overlay.save(out_dir / relative)
+        paths.append(out_dir / relative)
+        alt = html.escape(f"face {n}: {face.label} {face.probability:.2f} ({face.method})", quote=True)
+        cells.append(f"<div class='face'><b>face {n}</b><br><img src='{relative}' alt='{alt}'></div>")
+    title = f"Where the recognizer looked: {faces[0].method} (<code>genfer explain</code>)"
+    return f"<h4>{title}</h4>{''.join(cells)}", paths
+
+
 def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]:
     """Rows and sections the shipped generative models add to the demo (each only when its model is installed)."""
     from genfer.hub import MODEL_ALIASES, available_models
@@ -137,13 +170,15 @@ def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]
 
 
 def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray]] | None = None, *,
-             extras: list[DemoExtra] | None = None, sections_after: list[Callable[..., dict | None]] | None = None) -> dict:
+             extras: list[DemoExtra] | None = None, sections_after: list[Callable[..., dict | None]] | None = None,
+             explain: bool = True) -> dict:
     """Recognise the photos, write annotated JPEGs and ``report.html`` into ``out_dir``.
 
-    ``extras`` add rows to each photo's section and ``sections_after(photos, out_dir)`` whole sections after
-    them (default for both: what the shipped generative models give, :func:`shipped_extras`).
+    With ``explain``, each photo's section shows its faces' saliency overlays (:func:`explanation_row`, PNGs in
+    ``out_dir/explain/``). ``extras`` add rows to each photo's section and ``sections_after(photos, out_dir)`` whole
+    sections after them (default for both: what the shipped generative models give, :func:`shipped_extras`).
 
-    Returns a summary: ``report`` path and, per photo, the labels found.
+    Returns a summary: ``report`` path and, per photo, the labels found and the overlay paths.
     """
     if extras is None or sections_after is None:
         default_rows, default_sections = shipped_extras()
@@ -154,12 +189,14 @@ def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray
     photos = photos if photos is not None else sample_photos()
     sections, summary = [], []
     for k, (name, image) in enumerate(photos):
-        res = recognizer.predict([image])[0]
+        res, crops = next(recognizer.iter_faces([image]))
         img = annotate(image, res.faces)
         img.save(out / f"demo_{k:02d}.jpg", quality=90)
-        extra_html = "".join(fn(image) for fn in extras)
+        explain_html, overlays = explanation_row(recognizer, crops, out, f"demo_{k:02d}") if explain else ("", [])
+        extra_html = explain_html + "".join(fn(image) for fn in extras)
         sections.append({"name": name, "image": img, "faces": res.faces, "error": res.error, "extra_html": extra_html})
-        summary.append({"photo": name, "faces": [f.label for f in res.faces], "error": res.error})
+        summary.append({"photo": name, "faces": [f.label for f in res.faces], "error": res.error,
+                        "overlays": [str(p) for p in overlays]})
     for make in sections_after:
         section = make(photos, out)
         if section is not None:

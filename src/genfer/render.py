@@ -157,7 +157,8 @@ def saliency_overlay(crop: np.ndarray, heat: np.ndarray, caption: str, *, side: 
     Args:
         crop: (h, w) or (h, w, 3) uint8 aligned face.
         heat: (h', w') float map in [0, 1] (resized to the crop).
-        caption: e.g. ``"happiness 0.93 (grad-cam++)"``.
+        caption: e.g. ``"happiness 0.93\\ngrad-cam++"``: one line of the bar per line, the font shrunk (down to
+            12 px) until the longest line fits the width.
     """
     import cv2
 
@@ -165,9 +166,16 @@ def saliency_overlay(crop: np.ndarray, heat: np.ndarray, caption: str, *, side: 
     heat8 = (np.clip(cv2.resize(heat.astype(np.float32), (side, side)), 0, 1) * 255).astype(np.uint8)
     colours = cv2.cvtColor(cv2.applyColorMap(heat8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)
     blended = Image.fromarray(((1 - alpha) * face + alpha * colours).round().astype(np.uint8))
-    font = ImageFont.load_default(size=max(12, side // 14))
-    bar = font.size + 8
-    out = Image.new("RGB", (side, side + bar), (0, 0, 0))
+    lines = caption.split("\n")
+    size = max(12, side // 12)
+    font = ImageFont.load_default(size=size)
+    while size > 12 and max(font.getlength(line) for line in lines) > side - 8:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    step = size + 4
+    out = Image.new("RGB", (side, side + step * len(lines) + 4), (0, 0, 0))
     out.paste(blended, (0, 0))
-    ImageDraw.Draw(out).text((4, side + 3), caption, fill=(255, 255, 255), font=font)
+    draw = ImageDraw.Draw(out)
+    for k, line in enumerate(lines):
+        draw.text((4, side + 3 + step * k), line, fill=(255, 255, 255), font=font)
     return out

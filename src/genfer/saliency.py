@@ -1,9 +1,11 @@
 """Where a recognizer looks: Grad-CAM++ for CNNs and attention rollout for ViTs.
 
-- :func:`grad_cam_pp`: Grad-CAM++ (Chattopadhay et al. 2018) through the ``grad-cam`` package
-  (``pip install 'genfer[explain]'``): per channel k of a convolutional layer's activations A (B, C, h, w) and
-  the class score y_c, ``α = g² / (2 g² + Σ_ij A · g³)`` with ``g = ∂y_c/∂A``, channel weight
-  ``w_k = Σ_ij α · ReLU(g)``, map ``ReLU(Σ_k w_k A_k)`` upsampled to the input and scaled to [0, 1].
+- :func:`grad_cam_pp`: Grad-CAM++ (Chattopadhay et al. 2018, Eq. 19, the closed form for an exponential of the
+  score): per channel k of a convolutional layer's activations A (B, C, h, w) and the class logit y_c,
+  ``α = g² / (2 g² + Σ_ab A · g³)`` with ``g = ∂y_c/∂A`` (α = 0 where g = 0), channel weight
+  ``w_k = Σ_ij α · ReLU(g)``, map ``ReLU(Σ_k w_k A_k)`` upsampled (bilinear) to the input and scaled to [0, 1]
+  per image: the conventions of the ``grad-cam`` package's ``GradCAMPlusPlus``, which it matches to 1e-5
+  (tests/test_saliency.py) without its second OpenCV package.
 - :func:`attention_rollout`: Abnar & Zuidema's rollout over a ViT's blocks: each block's head-averaged attention
   ``Ā`` (T, T) becomes ``(Ā + I) / 2`` with rows renormalised, the product over blocks is taken from the first
   block to the last, and the [CLS] row over the patch tokens, reshaped to the patch grid, is the map.
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,19 +51,58 @@ def is_vit(model: nn.Module) -> bool:
     return True
 
 
+ALPHA_EPS = 1e-6
+"""Added to α's denominator (as the ``grad-cam`` package does) so that it is never zero."""
+
+
+def grad_cam_pp_weights(activations: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM++ channel weights (Eq. 19) of activations A and gradients g = ∂y_c/∂A, both (B, C, h, w) -> (B, C).
+
+    ``α = g² / (2 g² + Σ_ab A_ab · g³ + ε)``, zero where g = 0; ``w_k = Σ_ij α_ij · ReLU(g_ij)``.
+    """
+    g2 = grads.pow(2)
+    total = activations.sum(dim=(2, 3), keepdim=True)
+    alpha = torch.where(grads != 0, g2 / (2 * g2 + total * g2 * grads + ALPHA_EPS), torch.zeros_like(g2))
+    return (alpha * grads.clamp(min=0)).sum(dim=(2, 3))
+
+
+def layer_activations_and_grads(model: nn.Module, x: torch.Tensor, classes: Sequence[int], layer: nn.Module
+                                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer``'s output A (B, C, h, w) for crops x (B, C_in, H, W) and ∂y_c/∂A of each image's class logit.
+
+    A forward hook replaces the layer's output by a detached copy that requires grad, so the backward pass
+    (:func:`torch.autograd.grad`) runs only through the layers after it and leaves the weights' ``.grad`` alone.
+    """
+    outputs: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: Any, out: torch.Tensor) -> torch.Tensor:
+        outputs.append(out.detach().requires_grad_(True))
+        return outputs[-1]
+
+    hook = layer.register_forward_hook(keep)
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            logits = model.eval()(x.detach().clone())
+            if len(outputs) != 1:
+                raise ValueError(f"the Grad-CAM++ target layer ran {len(outputs)} times in one forward pass, not once")
+            picked = logits.gather(1, torch.as_tensor(list(classes), device=logits.device).long().reshape(-1, 1))
+            (grads,) = torch.autograd.grad(picked.sum(), outputs[0])  # images are independent in eval mode
+    finally:
+        hook.remove()
+    return outputs[0].detach(), grads
+
+
 def grad_cam_pp(model: nn.Module, x: torch.Tensor, classes: Sequence[int],
                 target_layer: nn.Module | None = None) -> np.ndarray:
-    """Grad-CAM++ maps of normalised crops x (B, C, H, W) for class indices ``classes`` (B,) -> (B, H, W) in [0, 1]."""
-    try:
-        from pytorch_grad_cam import GradCAMPlusPlus
-        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-    except ImportError as exc:
-        raise ImportError(f"Grad-CAM++ needs the explain extra: pip install 'genfer[explain]' ({exc})") from None
-    layer = target_layer or cnn_target_layer(model)
-    x = x.detach().clone().requires_grad_(True)  # activations need gradients even when the weights are frozen
-    with torch.inference_mode(False), torch.enable_grad(), GradCAMPlusPlus(model=model.eval(), target_layers=[layer]) as cam:
-        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(k)) for k in classes])
-    return np.asarray(maps, dtype=np.float32)
+    """Grad-CAM++ maps of normalised crops x (B, C, H, W) for class indices ``classes`` (B,) -> (B, H, W) in [0, 1].
+
+    ``target_layer``: the convolutional layer read (default :func:`cnn_target_layer`).
+    """
+    activations, grads = layer_activations_and_grads(model, x, classes, target_layer or cnn_target_layer(model))
+    weights = grad_cam_pp_weights(activations, grads)
+    cam = (weights[:, :, None, None] * activations).sum(dim=1, keepdim=True).clamp(min=0)
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    return unit_range(cam.numpy())
 
 
 def rollout(attentions: Sequence[torch.Tensor], prefix: int = 1) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """``genfer demo``: recognise packaged sample photos (or yours) and write an HTML report.
 
-``--json`` prints one object ``{"report", "photos": [{"photo", "faces": [labels], "error"}]}`` (the summary of
-:func:`genfer.demo.run_demo`).
+Each face in the report comes with its ``genfer explain`` overlay (Grad-CAM++ for the ResNets, attention rollout
+for the ViTs), written into ``OUT/explain/``. ``--json`` prints one object ``{"report", "photos": [{"photo",
+"faces": [labels], "error", "overlays": [PNG paths]}]}`` (the summary of :func:`genfer.demo.run_demo`).
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from genfer.commands._common import (BackgroundWriter, OutputNames, Results, UserError, add_batch_options, add_common,
                                      add_detector, expand_or_fail, finish, progress_bar, save_png)
 from genfer.commands._latent import add_face_results, add_latent_options, build_editor, save_codes
@@ -55,18 +53,19 @@ def _write(face: Any, base: Path, sweep: bool, scale: int) -> None:
                {"edited": str(base.with_name(base.name + "_edited_wplus.npy")),
                 "input": str(base.with_name(base.name + "_wplus.npy"))})
     if sweep:
-        save_png(np.concatenate([face.aligned, *face.images], axis=1), base.with_name(base.name + "_sweep.png"),
-                 scale=scale)
+        save_png(face.sweep_strip(), base.with_name(base.name + "_sweep.png"), scale=scale)
 
 
 def run(args: argparse.Namespace) -> int:
+    from genfer.pipelines.latent import edit_strengths
+
     if args.sweep and args.sweep_steps < 2:
         raise UserError(f"--sweep-steps must be >= 2, not {args.sweep_steps}")
     items = expand_or_fail(args.paths)
     editor = build_editor(args)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    strengths = list(np.linspace(0.0, args.strength, args.sweep_steps)) if args.sweep else [args.strength]
+    strengths = edit_strengths(args.strength, args.sweep_steps if args.sweep else 0)
     out, stems = Results(args), OutputNames()
     with BackgroundWriter(max_pending=4 * args.batch_size) as writer, progress_bar(args, len(items), "img") as bar:
         for res in editor.iter_edit(items, args.emotion, strengths, aligned=args.aligned):
@@ -76,11 +75,9 @@ def run(args: argparse.Namespace) -> int:
                 base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
                 pending.append(writer.submit(_write, face, base, args.sweep, args.scale))
                 name = lambda suffix: str(base.with_name(base.name + suffix))  # noqa: E731
-                faces.append({"box": [round(v, 1) for v in face.box], "source": face.source,
-                              "edited": name("_edited.png"), "latent": name("_edited_wplus.npy"),
-                              "input_latent": name("_wplus.npy"), "sweep": name("_sweep.png") if args.sweep else None,
-                              "strengths": [round(float(s), 4) for s in face.strengths],
-                              "recognized": face.recognized[-1]})
+                faces.append(face.to_dict({"edited": name("_edited.png"), "latent": name("_edited_wplus.npy"),
+                                           "input_latent": name("_wplus.npy"),
+                                           "sweep": name("_sweep.png") if args.sweep else None}))
                 note = " (no face detected: whole image)" if face.source == "whole-image" else ""
                 lines.append(f"{Path(res.path).name:<40} {k + 1:>4} -> {faces[-1]['edited']} (read as "
                              f"{face.recognized[-1]['label']} {face.recognized[-1]['probability']:.2f}){note}")

@@ -1,10 +1,11 @@
 """``genfer serve``: the HTTP JSON API and the web page (needs the ``serve`` extra: FastAPI, uvicorn).
 
     genfer serve [--host 127.0.0.1] [--port 8000] [--model M] [--neutralize-model M|none] [--transfer-model M|none]
-                 [--invert-model M|none] [--max-upload-mb 20] [--max-pixels 50000000]
+                 [--invert-model M|none] [--directions DIR] [--max-upload-mb 20] [--max-pixels 50000000]
 
-Loads the models once (a bad ``--model`` is a one-line error, exit 2), then serves until interrupted. The
-endpoints and their JSON are in :mod:`genfer.serve.app` and docs/serve.md.
+Loads the models once (a bad ``--model`` or a ``--directions`` that is not a directions folder is a one-line error,
+exit 2), then serves until interrupted. ``/edit`` is served only with ``--directions``. The endpoints and their JSON
+are in :mod:`genfer.serve.app` and docs/serve.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from genfer.hub import DEFAULT_RECOGNIZER, MODEL_ALIASES
     from genfer.inversion import DEFAULT_GAN
 
-    p = subparsers.add_parser("serve", help="HTTP JSON API and web page (recognize, neutralize, transfer, invert)")
+    p = subparsers.add_parser("serve", help="HTTP JSON API and web page (recognize, explain, neutralize, transfer, "
+                                            "invert, edit)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     p.add_argument("--model", default=DEFAULT_RECOGNIZER, help="recognizer: shipped name or model folder")
@@ -36,6 +38,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="switch-unit GAN for /transfer ('none': not served)")
     p.add_argument("--invert-model", type=_model_or_none, default=DEFAULT_GAN,
                    help="pSp model for /invert ('none': not served)")
+    p.add_argument("--directions", metavar="DIR",
+                   help="emotion directions folder (`genfer directions fit`) of the --invert-model's generator: "
+                        "serves /edit (not served without)")
     add_detector(p)
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body in MiB (413 beyond)")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="largest image in pixels (413 beyond)")
@@ -56,9 +61,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be in 1..65535, not {args.port}")
     if args.max_upload_mb <= 0 or args.max_pixels <= 0:
         raise UserError("--max-upload-mb and --max-pixels must be > 0")
+    if args.directions:  # before the models load: a wrong folder fails at once
+        from genfer.editing.store import load_directions
+
+        load_directions(args.directions)
     setup_threads(args)
     services = Services(ServedModels(recognize=args.model, neutralize=args.neutralize_model,
-                                     transfer=args.transfer_model, invert=args.invert_model, detector=args.detector))
+                                     transfer=args.transfer_model, invert=args.invert_model,
+                                     directions=args.directions, detector=args.detector))
     print(f"genfer serve: loading {', '.join(services.tasks)} models ...", file=sys.stderr)
     services.load()
     app = create_app(services, max_upload_bytes=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels)

@@ -11,11 +11,13 @@ from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
 from genfer.config.run import RunConfig
 
 ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
-# G's output head: the paper's per-patch pixel head, or genfer's convolutional head over it (docs/pfvit.md)
-OUTPUT_HEADS = ("patch", "conv")
 """PF-ViT's orthogonality constraint (paper Table 5): ``direct`` on V_e, V_p themselves; ``generic`` and ``fr``
 add the constraint on features of the images G generates from V_e and from V_p, computed by a frozen
 generic network (genfer's shipped recognizer) or a face-recognition network (the dlib ResNet port)."""
+# G's output head: the paper's per-patch pixel head, or genfer's convolutional head over it (docs/pfvit.md)
+OUTPUT_HEADS = ("patch", "conv")
+# the views of the image D judges: the paper's (patches on G's grid), or also shifted by half a patch (docs/pfvit.md)
+DISC_VIEWS = ("grid", "shifted")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class PFViTModelConfig:
     smaller is cheaper and must stay >= 112). ``generic_model`` names the frozen network of ``generic``.
     ``output_head`` is G's: ``patch`` (the paper's, each token decoded into its own patch) or ``conv``
     (a convolutional head of ``head_channels`` channels over it, so neighbouring patches agree).
+    ``disc_views`` is what D sees: ``grid`` (the paper's: the image as is, patched on G's grid) or ``shifted``
+    (also the image shifted by half a patch, so G's patch borders fall inside D's patches; the logits are the
+    mean over the two views). It changes D's forward only, not its parameters.
     """
 
     mae: MAEConfig = field(default_factory=MAEConfig)
@@ -37,6 +42,7 @@ class PFViTModelConfig:
     generic_model: str = "fer-resnet18s-48"
     output_head: str = "patch"
     head_channels: int = 32
+    disc_views: str = "grid"
 
     def __post_init__(self) -> None:
         _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
@@ -48,6 +54,8 @@ class PFViTModelConfig:
         _check(self.output_head in OUTPUT_HEADS,
                f"model.output_head must be one of {', '.join(OUTPUT_HEADS)}, not {self.output_head!r}")
         _check(self.head_channels >= 1, "model.head_channels must be >= 1")
+        _check(self.disc_views in DISC_VIEWS,
+               f"model.disc_views must be one of {', '.join(DISC_VIEWS)}, not {self.disc_views!r}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ Components (paper Sec. 3.2, Fig. 2), all built from genfer's MAE parts so they s
   embeddings as queries and the (embedded) tokens ``V`` as keys and values; ``V = V_e + V_p`` gives the
   reconstruction x̂, ``V = V_p`` the poker face x̃, and ``V = V_e`` the "emotion" image of Fig. 3.
 - **D** discriminator: a decoder-sized ViT (patch embedding as the encoder's, then the MAE decoder's
-  embedding and blocks) with ``K + 1`` outputs on its [CLS] token: K emotion units and a real/fake unit.
+  embedding and blocks) with ``K + 1`` outputs on its [CLS] token: K emotion units and a real/fake unit;
+  optionally (``views="shifted"``) it also judges the image shifted by half a patch and averages the logits.
 - **C** classifier: one linear layer on the [CLS] token of ``V_e`` (Eq. 4).
 
 Inference runs E → S → C only (:meth:`PFViT.forward`). Images are genfer's normalised [-1, 1] crops;
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from genfer.config import PFViTModelConfig
-from genfer.config.pfvit import OUTPUT_HEADS
+from genfer.config.pfvit import DISC_VIEWS, OUTPUT_HEADS
 from genfer.models.mae import MAEDecoder, MaskedAutoencoder, build_mae, unpatchify
 from genfer.models.vit import (
     ViT,
@@ -180,6 +182,15 @@ class PokerFaceGenerator(nn.Module):
         return base if self.head is None else self.head(base, features)
 
 
+def half_patch_shift(x: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """x: (B, C, H, W) -> (B, C, H, W), the image moved up and left by s = patch_size // 2 pixels: the first s
+    rows and columns are cropped and s reflected ones appended at the bottom and right. Patch (i, j) of the
+    result is ``x[.., i·p + s : (i+1)·p + s, j·p + s : (j+1)·p + s]``: it straddles the borders of the
+    patches of x, so a step at those borders lies inside it."""
+    s = patch_size // 2
+    return F.pad(x[..., s:, s:], (0, s, 0, s), mode="reflect")
+
+
 class TokenDiscriminator(nn.Module):
     """D: a decoder-sized ViT with ``K + 1`` outputs (K emotions, then real/fake) on its [CLS] token.
 
@@ -187,11 +198,17 @@ class TokenDiscriminator(nn.Module):
     linear layer (``embed``), given fixed 2D sin-cos positions and a [CLS] token, then run through
     ``depth`` blocks. :meth:`load_from_mae` copies the MAE's patch embedding and decoder embedding/blocks.
 
+    ``views="grid"`` is the paper's D: it judges the image as is, cut into patches on the same grid as G's
+    output patches, so G's patch borders always fall on its token borders. ``views="shifted"`` (genfer's, see
+    docs/pfvit.md) also judges :func:`half_patch_shift` of the image with the same weights and returns the mean
+    of the two views' logits, so G's borders fall inside half of the tokens it sees; Eqs. 7-8 apply unchanged.
+
     Args:
         image_size, patch_size, in_chans: input geometry.
         encoder_dim: L (width of the patch embedding).
         dim, depth, num_heads, mlp_ratio: decoder size.
         num_classes: K.
+        views: ``grid`` or ``shifted``.
     """
 
     def __init__(
@@ -206,10 +223,15 @@ class TokenDiscriminator(nn.Module):
         num_heads: int,
         mlp_ratio: float = 4.0,
         num_classes: int,
+        views: str = "grid",
     ) -> None:
         super().__init__()
         from timm.layers import PatchEmbed
 
+        if views not in DISC_VIEWS:
+            raise ValueError(f"views must be one of {', '.join(DISC_VIEWS)}, not {views!r}")
+        self.views = views
+        self.patch_size = patch_size
         self.patch_embed = PatchEmbed(img_size=image_size, patch_size=patch_size, in_chans=in_chans,
                                       embed_dim=encoder_dim)
         self.embed = nn.Linear(encoder_dim, dim)
@@ -222,11 +244,26 @@ class TokenDiscriminator(nn.Module):
         init_vit_weights(self)
         nn.init.normal_(self.cls_token, std=0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) in [-1, 1] -> (B, K + 1) logits."""
-        t = self.embed(self.patch_embed(x))
+    def token_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, N, dim): the patches on D's grid, embedded (before [CLS] and positions)."""
+        return self.embed(self.patch_embed(x))
+
+    def view_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The paper's D on one view: x (B, C, H, W) in [-1, 1] -> (B, K + 1) logits."""
+        t = self.token_embeddings(x)
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1) + self.pos_embed
         return self.head(self.norm(self.blocks(t))[:, 0])
+
+    def views_of(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: (B, C, H, W) -> the views D judges: [x], or [x, half_patch_shift(x)] for ``shifted``."""
+        return [x] if self.views == "grid" else [x, half_patch_shift(x, self.patch_size)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) in [-1, 1] -> (B, K + 1) logits, the mean over the views (one batched call)."""
+        views = self.views_of(x)
+        if len(views) == 1:
+            return self.view_logits(x)
+        return self.view_logits(torch.cat(views)).unflatten(0, (len(views), -1)).mean(0)
 
     def load_from_mae(self, mae: MaskedAutoencoder) -> None:
         """Copy the MAE encoder's patch embedding and the MAE decoder's embedding and blocks."""
@@ -269,6 +306,7 @@ class PFViT(nn.Module):
         with_generator: build G (False for a recognition-only model: E, S, C).
         with_discriminator: build D (only training needs it).
         output_head, head_channels: G's output head (:class:`PokerFaceGenerator`).
+        disc_views: what D sees (:class:`TokenDiscriminator` ``views``).
     """
 
     def __init__(
@@ -283,6 +321,7 @@ class PFViT(nn.Module):
         with_discriminator: bool = True,
         output_head: str = "patch",
         head_channels: int = 32,
+        disc_views: str = "grid",
     ) -> None:
         super().__init__()
         if encoder.num_classes:
@@ -294,7 +333,7 @@ class PFViT(nn.Module):
         self.discriminator = TokenDiscriminator(
             image_size=encoder.image_size, patch_size=encoder.patch_size, in_chans=encoder.in_chans,
             encoder_dim=encoder.embed_dim, dim=decoder.decoder_dim, depth=disc_depth or len(decoder.blocks),
-            num_heads=decoder.blocks[0].attn.num_heads, num_classes=num_classes,
+            num_heads=decoder.blocks[0].attn.num_heads, num_classes=num_classes, views=disc_views,
         ) if with_discriminator else None
         self.classifier = nn.Linear(encoder.embed_dim, num_classes)
         nn.init.trunc_normal_(self.classifier.weight, std=0.02)
@@ -361,7 +400,7 @@ def build_pfvit(cfg: PFViTModelConfig, *, with_generator: bool = True, with_disc
     mae = build_mae(cfg.mae)
     return PFViT(encoder=mae.encoder, decoder=mae.decoder, num_classes=cfg.num_classes,
                  se_reduction=cfg.se_reduction, with_generator=with_generator, with_discriminator=with_discriminator,
-                 output_head=cfg.output_head, head_channels=cfg.head_channels)
+                 output_head=cfg.output_head, head_channels=cfg.head_channels, disc_views=cfg.disc_views)
 
 
 __all__ = [
@@ -373,4 +412,5 @@ __all__ = [
     "SqueezeExcitation",
     "TokenDiscriminator",
     "build_pfvit",
+    "half_patch_shift",
 ]

@@ -44,7 +44,8 @@ DIRECTIONS_FOLDER = "directions"
 """Where a generator's directions live inside the model folder that ships the generator."""
 
 __all__ = ["DIRECTIONS_FOLDER", "Editor", "EditResult", "EditedFace", "LatentTransferResult", "NEUTRAL_STRENGTH",
-           "NeutralFace", "inverter_choices", "generator_fingerprint", "load_inverter", "transfer_codes"]
+           "NeutralFace", "SWEEP_STEPS", "edit_strengths", "inverter_choices", "generator_fingerprint", "load_inverter",
+           "transfer_codes"]
 
 
 # ----------------------------------------------------------------------------- inverters and directions
@@ -162,6 +163,26 @@ class EditedFace:
     wplus: np.ndarray
     edited_wplus: list[np.ndarray]
     recognized: list[dict[str, Any]] = field(default_factory=list)
+
+    def sweep_strip(self) -> np.ndarray:
+        """The aligned input, then the edit at each strength, side by side: uint8 (S, S·(1 + strengths)[, 3])."""
+        return np.concatenate([self.aligned, *self.images], axis=1)
+
+    def to_dict(self, files: dict[str, str | None]) -> dict[str, Any]:
+        """``genfer edit --json``'s face record; ``files``: ``edited``, ``latent``, ``input_latent`` and ``sweep``
+        (paths or ``data:`` URIs; ``sweep`` None without a sweep)."""
+        return {"box": [round(v, 1) for v in self.box], "source": self.source, **files,
+                "strengths": [round(float(s), 4) for s in self.strengths], "recognized": self.recognized[-1]}
+
+
+SWEEP_STEPS = 5
+"""Strengths in an edit sweep by default, 0 and the asked strength included (``genfer edit --sweep-steps``'s
+default; ``POST /edit`` with ``sweep``)."""
+
+
+def edit_strengths(strength: float, sweep_steps: int = 0) -> list[float]:
+    """The strengths an edit renders: ``[strength]``, or ``sweep_steps`` (>= 2) evenly from 0 to ``strength``."""
+    return [float(k) for k in np.linspace(0.0, strength, sweep_steps)] if sweep_steps else [float(strength)]
 
 
 @dataclass

@@ -4,24 +4,31 @@
     GET  /health      200 {"status": "ok", "tasks", "models"} once the models are loaded (503 before)
     GET  /models      ``genfer models --json``
     POST /recognize   multipart ``image``           -> one ``genfer recognize --json`` result
+    POST /explain     multipart ``image``           -> one ``genfer explain --json`` result (saliency overlays inline)
     POST /neutralize  multipart ``image``           -> one ``genfer neutralize --json`` result (poker faces inline)
     POST /invert      multipart ``image``           -> one ``genfer invert --json`` result (images, latent inline)
     POST /transfer    multipart ``source``, ``reference`` -> one ``genfer transfer --json`` result (images inline)
+    POST /edit        multipart ``image``, ``emotion``, ``strength``[, ``sweep``]
+                      -> one ``genfer edit --emotion E --strength S [--sweep] --json`` result (images, latents inline);
+                         404 unless the server was started with ``--directions DIR``
     GET  /openapi.json, /docs   the OpenAPI description
 
 Rejected uploads answer ``{"error": message}``: 413 over the size or pixel limit, 415 for a file that is not an
-image, 400 for an image that does not decode (messages as the CLI prints them). The models are loaded once
-(:class:`~genfer.serve.services.Services`) and every request's decoding and network work runs in a worker
-thread, so the event loop (and ``/health``) stays responsive while requests compute.
+image, 400 for an image that does not decode (messages as the CLI prints them), a missing field or a bad form value
+(``/edit``: an emotion the directions do not have, a strength that is not a finite number); a task the server does
+not serve answers 404. The models are loaded once (:class:`~genfer.serve.services.Services`) and every request's
+decoding and network work runs in a worker thread, so the event loop (and ``/health``) stays responsive while
+requests compute.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from typing import Any, AsyncIterator, Callable
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -57,7 +64,8 @@ def create_app(services: Services, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
         yield
 
     app = FastAPI(title="genfer", version=_version(), lifespan=lifespan,
-                  description="Facial expression recognition, poker faces, inversion and expression transfer. "
+                  description="Facial expression recognition and its explanation, poker faces, inversion, "
+                              "expression transfer and latent expression editing. "
                               "Each response is the matching `genfer COMMAND --json` result, generated files "
                               "inline as data: URIs.")
     app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
@@ -70,8 +78,9 @@ def create_app(services: Services, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         missing = [str(e["loc"][-1]) for e in exc.errors() if e.get("type") == "missing"]
-        text = (f"missing multipart field(s): {', '.join(missing)} (image files)" if missing
-                else f"bad request: {exc.errors()[0].get('msg', 'invalid input')}")
+        first = exc.errors()[0]
+        text = (f"missing multipart field(s): {', '.join(missing)}" if missing
+                else f"bad request: {first['loc'][-1]}: {first.get('msg', 'invalid input')}")
         return _error(400, text)
 
     @app.exception_handler(LookupError)
@@ -81,9 +90,12 @@ def create_app(services: Services, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     async def read(upload: UploadFile) -> tuple[bytes, str]:
         return await upload.read(), upload.filename or "upload"
 
-    async def run_task(fn: Callable[..., dict[str, Any]], upload: UploadFile) -> dict[str, Any]:
+    def check_loaded() -> None:
         if not services.loaded:
             raise UploadError(503, "the models are still loading; try again (GET /health)")
+
+    async def run_task(fn: Callable[..., dict[str, Any]], upload: UploadFile) -> dict[str, Any]:
+        check_loaded()
         data, name = await read(upload)
         image = await run_in_threadpool(decode_upload, data, name, max_pixels=max_pixels)
         return await run_in_threadpool(fn, image, name)
@@ -105,6 +117,11 @@ def create_app(services: Services, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     async def recognize(image: UploadFile = File(..., description="a photo")) -> dict[str, Any]:
         return await run_task(services.recognize, image)
 
+    @app.post("/explain", summary="where the recognizer looked: saliency overlays per face (one genfer explain --json "
+                                   "result, overlays inline)")
+    async def explain(image: UploadFile = File(..., description="a photo")) -> dict[str, Any]:
+        return await run_task(services.explain, image)
+
     @app.post("/neutralize", summary="poker faces (one genfer neutralize --json result, PNGs inline)")
     async def neutralize(image: UploadFile = File(..., description="a photo")) -> dict[str, Any]:
         return await run_task(services.neutralize, image)
@@ -117,12 +134,22 @@ def create_app(services: Services, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     async def transfer(source: UploadFile = File(..., description="the face that takes the reference's expression"),
                        reference: UploadFile = File(..., description="the face whose expression is taken"),
                        ) -> dict[str, Any]:
-        if not services.loaded:
-            raise UploadError(503, "the models are still loading; try again (GET /health)")
+        check_loaded()
         uploads = [await read(source), await read(reference)]
         for data, name in uploads:  # reject bad uploads with the same answers as the other tasks
             await run_in_threadpool(decode_upload, data, name, max_pixels=max_pixels)
         return await run_in_threadpool(services.transfer, *uploads)
+
+    @app.post("/edit", summary="move each face along an emotion direction (one genfer edit --json result, files "
+                               "inline; 404 without --directions)")
+    async def edit(image: UploadFile = File(..., description="a photo"),
+                   emotion: str = Form(..., description="the direction to move along, one of the directions' emotions"),
+                   strength: float = Form(..., description="K of C + K·d (w units; negative moves away)"),
+                   sweep: bool = Form(False, description="also the strip of edits from 0 to K (genfer edit --sweep)"),
+                   ) -> dict[str, Any]:
+        check_loaded()
+        services.check_edit(emotion, strength)  # 404 / 400 before the upload is decoded
+        return await run_task(partial(services.edit, emotion=emotion, strength=strength, sweep=sweep), image)
 
     return app
 

@@ -1,15 +1,17 @@
 """The models behind ``genfer serve``, loaded once and shared by every request.
 
 Each task's model sits behind its own lock (face detection and the networks are not safe to run twice at once
-on one object); the HTTP layer calls these methods from worker threads, never from the event loop. Every method
-returns the same JSON object as one element of the matching CLI's ``--json`` ``results``, except that the files
-the CLI writes are inline ``data:`` URIs (PNG images, ``.npy`` latents) and ``path`` is the upload's file name.
+on one object; ``explain`` shares the recognizer's); the HTTP layer calls these methods from worker threads, never
+from the event loop. Every method returns the same JSON object as one element of the matching CLI's ``--json``
+``results``, except that the files the CLI writes are inline ``data:`` URIs (PNG images, ``.npy`` latents) and
+``path`` is the upload's file name.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import tempfile
 import threading
@@ -22,22 +24,31 @@ import numpy as np
 from genfer.hub import DEFAULT_RECOGNIZER, MODEL_ALIASES
 from genfer.inversion import DEFAULT_GAN
 from genfer.render import png_data_uri
+from genfer.serve.uploads import UploadError
 
 __all__ = ["ServedModels", "Services", "npy_data_uri"]
 
-TASKS = ("recognize", "neutralize", "transfer", "invert")
-"""What the server can do; each task but ``recognize`` may be switched off (its model left unloaded)."""
+TASKS = ("recognize", "explain", "neutralize", "transfer", "invert", "edit")
+"""What the server can do; each task but ``recognize`` and ``explain`` (which runs on the recognizer) may be switched
+off (its model left unloaded); ``edit`` needs directions."""
 
 
 @dataclass(frozen=True)
 class ServedModels:
-    """Which model serves each task (a shipped name or a model folder; None: the task is not served)."""
+    """Which model serves each task (a shipped name or a model folder; None: the task is not served); ``directions``:
+    the emotion directions folder of ``edit`` (``genfer directions fit``; None: ``edit`` is not served), whose
+    faces are inverted by the ``invert`` model (pSp when that is None)."""
 
     recognize: str = DEFAULT_RECOGNIZER
     neutralize: str | None = MODEL_ALIASES["pfvit"]
     transfer: str | None = MODEL_ALIASES["switchgan"]
     invert: str | None = DEFAULT_GAN
+    directions: str | None = None
     detector: str = "auto"
+
+    def model_of(self, task: str) -> str | None:
+        """The model (for ``edit``: the directions folder) serving ``task``, None if it is not served."""
+        return {"explain": self.recognize, "edit": self.directions}.get(task, getattr(self, task, None))
 
 
 def npy_data_uri(array: np.ndarray) -> str:
@@ -63,15 +74,17 @@ class Services:
         self.models = models
         self.device = device
         self._locks = {task: threading.Lock() for task in TASKS}
+        self._locks["explain"] = self._locks["recognize"]  # the same model: saliency hooks into its layers
         self._recognizer: Any = None
         self._neutralizer: Any = None
         self._transfer: Any = None
         self._inverter: Any = None
+        self._editor: Any = None
 
     @property
     def tasks(self) -> list[str]:
         """The served tasks."""
-        return [t for t in TASKS if getattr(self.models, t) is not None]
+        return [t for t in TASKS if self.models.model_of(t) is not None]
 
     def load(self) -> None:
         """Load every served model and its face pipeline (MediaPipe), so that no request waits for them."""
@@ -98,17 +111,38 @@ class Services:
             self._inverter = FaceInverter(load_gan(self.models.invert, device=self.device),
                                           detector=self.models.detector)
             _ = self._inverter.pipeline
+        if self.models.directions:
+            from genfer.pipelines.latent import Editor
+
+            self._editor = Editor(self.models.invert or "psp", self.models.directions, recognizer=self.models.recognize,
+                                  device=self.device, detector=self.models.detector)
+            _ = self._editor.faces.pipeline
 
     @property
     def loaded(self) -> bool:
         return self._recognizer is not None
 
     def _served(self, task: str) -> Any:
-        model = {"recognize": self._recognizer, "neutralize": self._neutralizer, "transfer": self._transfer,
-                 "invert": self._inverter}[task]
+        model = {"recognize": self._recognizer, "explain": self._recognizer,
+                 "neutralize": self._neutralizer, "transfer": self._transfer, "invert": self._inverter,
+                 "edit": self._editor}[task]
+        if model is None and task == "edit":
+            raise LookupError("no emotion directions loaded: start genfer serve with --directions DIR (a folder "
+                              "from `genfer directions fit`)")
         if model is None:
             raise LookupError(f"this server does not serve {task} (see GET /models and genfer serve --help)")
         return model
+
+    def check_edit(self, emotion: str, strength: float) -> None:
+        """Before reading an ``/edit`` upload: LookupError (404) if edit is not served, :class:`UploadError` 400 for
+        an emotion the directions do not have or a strength that is not a finite number."""
+        editor = self._served("edit")
+        try:
+            editor.directions.index(emotion)
+        except ValueError as exc:
+            raise UploadError(400, str(exc)) from None
+        if not math.isfinite(strength):
+            raise UploadError(400, f"strength must be a finite number, not {strength}")
 
     # ------------------------------------------------------------------ tasks (call from worker threads)
 
@@ -119,6 +153,18 @@ class Services:
             result = rec.predict([image])[0]
         result.path = name
         return result.to_dict()
+
+    def explain(self, image: np.ndarray, name: str) -> dict[str, Any]:
+        """One ``genfer explain --json`` result; each face's ``overlay`` is an inline PNG."""
+        from genfer.explain import iter_explained
+
+        rec = self._served("explain")
+        with self._locks["explain"]:
+            record, overlays = next(iter_explained(rec, [image]))
+        record["path"] = name
+        for face, overlay in zip(record["faces"], overlays):
+            face["overlay"] = png_data_uri(np.asarray(overlay))
+        return record
 
     def neutralize(self, image: np.ndarray, name: str) -> dict[str, Any]:
         """One ``genfer neutralize --json`` result; each face's ``poker_face`` is an inline PNG."""
@@ -139,6 +185,23 @@ class Services:
         faces = [{"box": [round(v, 1) for v in face.box], "source": face.source,
                   "aligned": png_data_uri(face.aligned), "reconstruction": png_data_uri(face.reconstruction),
                   "latent": npy_data_uri(face.wplus.astype(np.float32))} for face in result.faces]
+        return {"path": name, "faces": faces, "error": result.error}
+
+    def edit(self, image: np.ndarray, name: str, *, emotion: str, strength: float, sweep: bool = False
+             ) -> dict[str, Any]:
+        """One ``genfer edit --emotion E --strength S [--sweep] --json`` result (the sweep at its default steps);
+        ``edited`` and ``sweep`` inline PNGs, ``latent`` and ``input_latent`` inline .npy (n_latent, D) float32."""
+        from genfer.pipelines.latent import SWEEP_STEPS, edit_strengths
+
+        self.check_edit(emotion, strength)
+        editor = self._served("edit")
+        with self._locks["edit"]:
+            result = next(editor.iter_edit([image], emotion, edit_strengths(strength, SWEEP_STEPS if sweep else 0)))
+        faces = [face.to_dict({"edited": png_data_uri(face.images[-1]),
+                               "latent": npy_data_uri(face.edited_wplus[-1].astype(np.float32)),
+                               "input_latent": npy_data_uri(face.wplus.astype(np.float32)),
+                               "sweep": png_data_uri(face.sweep_strip()) if sweep else None})
+                 for face in result.faces]
         return {"path": name, "faces": faces, "error": result.error}
 
     def transfer(self, source: tuple[bytes, str], reference: tuple[bytes, str]) -> dict[str, Any]:
@@ -175,4 +238,5 @@ class Services:
     def health(self) -> dict[str, Any]:
         """``GET /health``: ``status`` (``ok`` once the models are loaded, else ``loading``) and each task's model."""
         return {"status": "ok" if self.loaded else "loading", "tasks": self.tasks,
-                "models": {t: getattr(self.models, t) for t in self.tasks}}
+                "models": {t: self.models.model_of(t) for t in self.tasks}}
+

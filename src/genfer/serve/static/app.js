@@ -1,4 +1,4 @@
-// genfer's web page: every result comes from this server's HTTP API (/recognize, /neutralize, /invert,
+// genfer's web page: every result comes from this server's HTTP API (/recognize, /explain, /neutralize, /invert,
 // /transfer); no library, no build step.
 "use strict";
 
@@ -90,10 +90,11 @@ async function analyse(file) {
     overlay(result.faces, img.naturalWidth, img.naturalHeight);
     faceCards(result);
     if (!result.faces.length) { status(""); return; }
-    status("poker faces and inversions ...");
-    // both requests at once; shown in a fixed order (poker face, then inversion)
-    const neutralized = tasks.includes("neutralize") ? api("/neutralize", {image: file}) : null;
-    const inverted = tasks.includes("invert") ? api("/invert", {image: file}) : null;
+    status("explanations, poker faces and inversions ...");
+    // the requests at once; shown in a fixed order (saliency overlay, poker face, inversion)
+    const served = (task) => tasks.includes(task) ? api(`/${task}`, {image: file}) : null;
+    const [explained, neutralized, inverted] = ["explain", "neutralize", "invert"].map(served);
+    if (explained) addImages(await explained, "overlay", "where it looked", "overlay");
     if (neutralized) addImages(await neutralized, "poker_face", "poker face", "poker-face");
     if (inverted) addImages(await inverted, "reconstruction", "inversion", "inversion");
     $("transfer").hidden = !tasks.includes("transfer");
