@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULT_RECOGNIZER)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--backends", default="torch-unfused,torch,onnx,onnx-int8")
+    ap.add_argument("--backends", default="torch-unfused,torch,torch-bf16,onnx,onnx-int8")
     ap.add_argument("--fer-python", default="/work/fervenv/bin/python")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

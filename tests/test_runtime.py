@@ -130,6 +130,33 @@ def test_int8_backend_stays_close_on_real_faces(data_root, monkeypatch):
     assert max_dprob < 0.5
 
 
+def test_bf16_backend_runs_the_folded_model_in_bfloat16_and_returns_float32_logits():
+    from genfer.runtime.backends import TorchBF16Backend, fold_batch_norms
+
+    loaded = _tiny_loaded("resnet")
+    backend = TorchBF16Backend(loaded.model)
+    assert {p.dtype for p in backend.model.parameters()} == {torch.bfloat16}
+    assert next(loaded.model.parameters()).dtype == torch.float32  # the loaded model is untouched
+    x = torch.rand(6, 1, 24, 24) * 2 - 1
+    got = backend.logits(x)
+    assert got.dtype == torch.float32 and got.shape == (6, 8)
+    with torch.no_grad():  # exactly the folded model on bfloat16 weights and inputs, not fp32 and not fp16
+        expected = fold_batch_norms(loaded.model).to(torch.bfloat16)(x.to(torch.bfloat16)).float()
+        fp32 = loaded.model(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    assert 0 < (got - fp32).abs().max() < 0.1 * fp32.abs().max()  # rounded, but the same function
+
+
+@pytest.mark.data
+def test_bf16_backend_stays_close_on_real_faces(data_root):
+    from genfer.data.registry import open_dataset
+
+    crops = open_dataset("ferplus", data_root / "ferplus", "valid").subset(np.arange(256)).to_array(48)
+    max_dprob, agreement = _parity("torch-bf16", crops)
+    assert agreement >= 0.98
+    assert 1e-4 < max_dprob < 0.1
+
+
 def test_auto_backend_follows_the_measured_speed(monkeypatch):
     from genfer.runtime import backends
 

@@ -177,9 +177,10 @@ def add_detector(p: argparse.ArgumentParser) -> None:
 
 def add_backend(p: argparse.ArgumentParser) -> None:
     """``--backend``: the network runtime of the recognizer (:mod:`genfer.runtime.backends`)."""
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "onnx-int8"],
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "torch-bf16", "onnx", "onnx-int8"],
                    help="network runtime: auto (ONNX Runtime if installed and measured faster for the model, else "
-                        "PyTorch), torch, onnx, onnx-int8 (static int8, calibrated on FERPlus training faces)")
+                        "PyTorch), torch, torch-bf16 (bfloat16: fast on CPUs with AMX/AVX512-BF16), onnx, onnx-int8 "
+                        "(static int8, calibrated on FERPlus training faces)")
 
 
 def say_backend(args: argparse.Namespace, recognizer: Any, unreadable: list[str] | None = None) -> None:

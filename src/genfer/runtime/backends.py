@@ -5,6 +5,8 @@ crops ``x`` (B, C, H, W) float32 in [-1, 1] -> logits (B, K) float32 tensor. :fu
 
 - ``torch``: the PyTorch model, with its batch norms folded into the convolutions (inference only; the same
   function, about 10% faster on the CPU).
+- ``torch-bf16``: the same folded model with bfloat16 weights and activations (logits returned as float32); fast on
+  CPUs with native bfloat16 matrix units (Intel AMX / AVX512-BF16, where oneDNN runs it), slow elsewhere.
 - ``onnx``: ONNX Runtime on the model's ``recognize`` graph, exported from the model's safetensors on first use
   and cached (:func:`genfer.runtime.onnx_export.cached_path`).
 - ``onnx-int8``: the same graph statically quantised to int8, calibrated on FERPlus training faces.
@@ -39,7 +41,7 @@ from genfer.runtime.onnx_export import (
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 """Names :func:`make_backend` accepts."""
 
 CALIBRATION_FACES = 512
@@ -89,6 +91,31 @@ class TorchBackend:
 
     def describe(self) -> str:
         return f"torch (PyTorch {torch.__version__}, fp32, {torch.get_num_threads()} threads)"
+
+
+class TorchBF16Backend(TorchBackend):
+    """:class:`TorchBackend` in bfloat16: x is rounded to bfloat16, the logits come back as float32."""
+
+    name = "torch-bf16"
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model)
+        self.model = self.model.to(torch.bfloat16)
+
+    @torch.inference_mode()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(self.device, torch.bfloat16)).float().cpu()
+
+    def describe(self) -> str:
+        return f"torch-bf16 (PyTorch {torch.__version__}, bfloat16, {torch.get_num_threads()} threads)"
+
+
+def native_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively on this CPU (AVX512-BF16 or AMX), where :class:`TorchBF16Backend` is fast."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class OnnxBackend:
@@ -189,4 +216,6 @@ def make_backend(loaded: LoadedModel, name: str = "auto") -> Backend:
         return OnnxBackend(onnx_file(loaded)) if faster else TorchBackend(loaded.model)
     if name == "torch":
         return TorchBackend(loaded.model)
+    if name == "torch-bf16":
+        return TorchBF16Backend(loaded.model)
     return OnnxBackend(onnx_file(loaded, int8=name == "onnx-int8"), int8=name == "onnx-int8")
