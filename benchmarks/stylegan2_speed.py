@@ -1,6 +1,7 @@
 """Training throughput of the StyleGAN2 and pSp ``cpu`` presets: prints one JSON line per method.
 
     python benchmarks/stylegan2_speed.py [--method stylegan2 psp] [--threads 2] [--steps 32] [--preset cpu]
+                                        [--set KEY=VALUE ...]   (StyleGAN2 only, e.g. a wider model)
 
 Each method runs its real trainer (``train_stylegan2`` / ``train_psp``) for ``--steps`` steps in a temporary
 run folder on the preset's sources (``$GENFER_DATA``; pooled images are cached after the first run), without
@@ -32,17 +33,20 @@ from genfer.train.stylegan2 import generator_state, train_stylegan2
 QUIET = ["grid_images=0", "checkpoint_minutes=1000"]
 
 
-def bench_stylegan2(preset: str, steps: int, threads: int, work: Path) -> dict:
-    cfg = apply_overrides(STYLEGAN2_PRESETS[preset], [*QUIET, "fid_images=0", f"threads={threads}"])
+def bench_stylegan2(preset: str, steps: int, threads: int, work: Path, overrides: list[str]) -> dict:
+    cfg = apply_overrides(STYLEGAN2_PRESETS[preset], [*overrides, *QUIET, "fid_images=0", f"threads={threads}"])
     out = train_stylegan2(cfg, work / "stylegan2", resume=False, progress=False, max_steps=steps)
     return {"method": "stylegan2", "preset": preset, "resolution": cfg.model.resolution,
-            "img_channels": cfg.model.img_channels, "channels": list(cfg.model.channels), "batch": cfg.batch_size,
+            "img_channels": cfg.model.img_channels, "channels": list(cfg.model.channels),
+            "style_dim": cfg.model.style_dim, "overrides": overrides, "batch": cfg.batch_size,
             "r1_every": cfg.d_reg_every, "path_length": cfg.pl_weight > 0, "steps": out["step"],
             "train_seconds": out["train_seconds"], "images_per_s": round(out["step"] * cfg.batch_size /
                                                                          max(out["train_seconds"], 1e-9), 1)}
 
 
-def bench_psp(preset: str, steps: int, threads: int, work: Path) -> dict:
+def bench_psp(preset: str, steps: int, threads: int, work: Path, overrides: list[str]) -> dict:
+    if overrides:
+        raise SystemExit("--set applies to the stylegan2 benchmark only")
     base = PSP_PRESETS[preset]
     g_cfg = apply_overrides(STYLEGAN2_PRESETS[preset], [])
     if g_cfg.model != base.stylegan2:
@@ -64,6 +68,7 @@ def main() -> None:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=32)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="StyleGAN2 config override")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     env = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__,
@@ -71,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for method in args.method:
             fn = bench_stylegan2 if method == "stylegan2" else bench_psp
-            print(json.dumps({**fn(args.preset, args.steps, args.threads, Path(tmp)), **env}), flush=True)
+            print(json.dumps({**fn(args.preset, args.steps, args.threads, Path(tmp), args.set), **env}), flush=True)
 
 
 if __name__ == "__main__":

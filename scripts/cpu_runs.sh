@@ -25,6 +25,9 @@ ABLATION="--set gan_optim.epochs=3 --set cls_optim.epochs=3"
 PFVIT_4EP="--set optim.epochs=4 --set disc_optim.epochs=4"
 # ... and at the 2-epoch budget with L_emo weighted 3 (direct weight 0.1 or 1).
 PFVIT_EMO3="--set init_from=$RUNS/mae-cpu/final --set weights.emo=3"
+# PF-ViT against its ViT baseline at one recipe (docs/pfvit.md, "An equal recipe"): both from the same MAE (re-run `mae`
+# first), the baseline's weight average (EMA 0.999) and drop-path 0.1 in E, set explicitly in both
+EQUAL_RECIPE="--set init_from=$RUNS/mae-cpu/final --set optim.ema_decay=0.999"
 # ASIT runs invert the final generator (not the cpu preset's default, today's psp-gray64); Table 4's equal budget.
 ASIT_GEN="--set generator=$RUNS/stylegan2-cpu"
 ASIT_ABL="--set steps=3000"
@@ -43,6 +46,8 @@ declare -A CMD=(
   # ... and with a D that also sees the image shifted by half a patch (G's seams inside its patches), 2 epochs
   [pfvit-shiftd]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=conv --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-shiftd"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
+  [vit-mae-equal]="train --preset cpu_vit $EQUAL_RECIPE --set model.drop_rate=0.1 --out $RUNS/vit-mae-equal"
+  [pfvit-equal]="train pfvit --preset cpu $EQUAL_RECIPE --set model.mae.encoder.drop_path=0.1 --set weights.emo=3 --out $RUNS/pfvit-cpu-equal"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   # generated-faces issue (item 3): retrain the shipped switch-unit GAN without ghosts (L_per on channel means, TV of the
   # residuals, pooled switch: the cpu preset's defaults since then, set explicitly here), 15 epochs (the shipped 10: 2.2 h)

@@ -144,3 +144,25 @@ def module_spy():
         wrap = _spy_wrapper(mp)
         wrap.patch = mp
         yield wrap
+
+
+def record_weight_average(monkeypatch, rec: dict) -> None:
+    """Swap timm's ``ModelEmaV3`` (which :func:`genfer.train.ema.weight_average` builds) for a subclass recording into
+    ``rec``: ``ema`` (the instance), ``ema_kwargs`` and ``ema_updates``, one dict per update with ``module`` (what
+    was averaged), ``step``, ``before`` (the average's parameters before) and ``params`` (the module's)."""
+    import timm.utils
+
+    rec.setdefault("ema_updates", [])
+
+    class RecordingEma(timm.utils.ModelEmaV3):
+        def __init__(self, module, **kw):
+            super().__init__(module, **kw)
+            rec["ema"], rec["ema_kwargs"] = self, kw
+
+        def update(self, module, step=None):
+            before = [p.detach().clone() for p in self.module.parameters()]
+            super().update(module, step=step)
+            rec["ema_updates"].append({"module": module, "step": step, "before": before,
+                                       "params": [p.detach().clone() for p in module.parameters()]})
+
+    monkeypatch.setattr(timm.utils, "ModelEmaV3", RecordingEma)

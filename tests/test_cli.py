@@ -79,7 +79,8 @@ def test_train_cli_tiny_run(capsys, tiny_dataset, tmp_path):
 
 
 def test_demo_writes_report(capsys, tiny_model, tmp_path):
-    code, out, _ = run(capsys, "demo", "--model", str(tiny_model), "--out", str(tmp_path / "demo"), "--json")
+    code, out, _ = run(capsys, "demo", "--model", str(tiny_model), "--out", str(tmp_path / "demo"), "--json",
+                       "--refine", "2")
     assert code == 0
     summary = json.loads(out)
     html = (tmp_path / "demo" / "report.html").read_text()
@@ -89,6 +90,13 @@ def test_demo_writes_report(capsys, tiny_model, tmp_path):
     assert len(composite["faces"]) == 2, composite
     assert len(composite["overlays"]) == 2 and all(Path(p).is_file() for p in composite["overlays"])  # genfer explain's
     assert f"src='explain/{Path(composite['overlays'][1]).name}'" in html  # overlay per face (tests/test_demo.py)
+    from report_helpers import captioned
+
+    from genfer.hub import MODEL_ALIASES, available_models
+
+    if MODEL_ALIASES["psp"] in available_models():  # the shipped pSp: encoder and --refine 2 side by side, per face
+        faces = sum(len(p["faces"]) for p in summary["photos"])
+        assert len(captioned(html, "encoder (pSp)")) == len(captioned(html, "encoder + 2 refine steps")) == faces
 
 
 def test_recognize_jsonl_streams_one_line_per_image(capsys, monkeypatch, tiny_model, sample_photo, tmp_path):

@@ -138,13 +138,33 @@ def test_mix_two_inverted_faces(capsys, runs, tmp_path):
     assert code == 2 and "nope.png" in json.loads(out)["error"]
 
 
-def test_demo_row_shows_inversions(runs, sample_photo, tmp_path):
+def test_demo_row_shows_encoder_and_refined_inversions_captioned(runs, sample_photo, tmp_path):
+    from report_helpers import captioned, figure_image
+
     from genfer.api import Recognizer
     from genfer.demo import inversion_extra, run_demo
     from genfer.inversion.faces import FaceInverter
     from genfer.inversion.load import load_gan
+    from genfer.io.images import to_tensor
+    from genfer.metrics.ssim import ssim
 
     photo = np.asarray(Image.open(sample_photo).convert("RGB"))
-    inverter = FaceInverter(load_gan(runs["psp"]))
-    out = run_demo(Recognizer(), tmp_path, [("face", photo)], extras=[inversion_extra(inverter)], sections_after=[])
-    assert "StyleGAN2 inversion" in Path(out["report"]).read_text()
+    gan, rec = load_gan(runs["psp"]), Recognizer()
+    extra = inversion_extra(FaceInverter(gan), FaceInverter(gan, refine_steps=3), rec)
+    out = run_demo(rec, tmp_path, [("face", photo)], extras=[extra], sections_after=[], explain=False)
+    page = Path(out["report"]).read_text()
+    assert "StyleGAN2 inversion" in page
+    size = FaceInverter(gan).size
+    [(src_in, _)] = captioned(page, f"input (aligned {size} px)")
+    [(src_enc, cap_enc)] = captioned(page, "encoder (pSp)")
+    [(src_ref, cap_ref)] = captioned(page, "encoder + 3 refine steps")
+    assert page.index(src_in) < page.index(src_enc) < page.index(src_ref)  # side by side, in this order
+    scale = figure_image(src_in).shape[0] // size
+    aligned, encoded, refined = (figure_image(s)[::scale, ::scale] for s in (src_in, src_enc, src_ref))
+    assert not np.array_equal(encoded, refined)  # the refinement ran
+    for image, caption in ((encoded, cap_enc), (refined, cap_ref)):  # its SSIM to the input and the recognizer's read
+        _, score, read = caption.split("\n")
+        expected = ssim((to_tensor(image[None]) + 1) / 2, (to_tensor(aligned[None]) + 1) / 2, data_range=1.0)
+        assert score == f"SSIM {float(expected):.2f}"
+        probs = rec.predict_crops(image[None])[0]
+        assert read == f"read as {rec.classes[int(probs.argmax())]} {probs.max():.2f}"

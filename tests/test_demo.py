@@ -51,3 +51,41 @@ def test_demo_without_explain_writes_no_overlays(tiny_model, two_photos, tmp_pat
                        sections_after=[], explain=False)
     assert summary["photos"][0]["overlays"] == [] and not (tmp_path / "explain").exists()
     assert "Where the recognizer looked" not in (tmp_path / "report.html").read_text()
+
+
+def test_labelled_tiles_put_each_caption_under_its_enlarged_image():
+    from report_helpers import figure_image, report_figures
+
+    from genfer.render import TILE_SIDE, labelled_tiles
+
+    gray = np.arange(48 * 48, dtype=np.uint8).reshape(48, 48)
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    page = labelled_tiles([(gray, "input (aligned 48 px)\nread as <neutral> 0.90"), (rgb, "x̂ & co"),
+                           ("explain/a b.png", "overlay")])
+    (src1, cap1), (src2, cap2), (src3, cap3) = report_figures(page)
+    assert (cap1, cap2, cap3) == ("input (aligned 48 px)\nread as <neutral> 0.90", "x̂ & co", "overlay")
+    assert "read as &lt;neutral&gt; 0.90</figcaption>" in page and "<br>" in page  # escaped, one line each
+    big = figure_image(src1)
+    assert big.shape == (3 * 48, 3 * 48) and TILE_SIDE == 144  # 48 px crops enlarged 3 times (nearest)
+    assert np.array_equal(big[::3, ::3], gray) and np.array_equal(big[2::3, 2::3], gray)
+    assert figure_image(src2).shape == (192, 192, 3)  # 64 px: the smallest integer factor reaching 144 px
+    assert src3 == "explain/a b.png"  # a file's URL is used as it is
+
+
+def test_demo_report_captions_the_overlays_and_passes_the_refine_steps(tiny_model, two_photos, tmp_path,
+                                                                       monkeypatch):
+    from report_helpers import report_figures
+
+    from genfer import demo
+    from genfer.api import Recognizer
+
+    asked = []
+    monkeypatch.setattr(demo, "shipped_extras", lambda rec, refine_steps: asked.append((rec, refine_steps)) or ([], []))
+    rec = Recognizer(str(tiny_model), backend="torch")
+    summary = demo.run_demo(rec, tmp_path, two_photos[1:], refine_steps=7)
+    assert asked == [(rec, 7)]  # the shipped rows get the demo's recognizer (to read generated faces) and --refine
+    figures = report_figures((tmp_path / "report.html").read_text())
+    labels = summary["photos"][0]["faces"]
+    assert [src for src, _ in figures] == [f"explain/demo_00-face{n}.png" for n in (1, 2)]
+    for n, ((_, caption), label) in enumerate(zip(figures, labels), 1):
+        assert caption.startswith(f"face {n}: {label} ") and caption.endswith("saliency over the input (48 px)")

@@ -65,17 +65,36 @@ def test_cli_neutralize_needs_a_pfvit_model(tmp_path, capsys):
     assert "not a PF-ViT model" in capsys.readouterr().err
 
 
-def test_demo_shows_poker_faces_with_a_pfvit(tiny_pfvit, sample_photo, tmp_path):
+def test_demo_shows_poker_faces_with_a_pfvit_captioned(tiny_pfvit, sample_photo, tmp_path):
+    from report_helpers import figure_image, report_figures
+
     from genfer.api import Recognizer
     from genfer.demo import poker_face_extra, run_demo
     from genfer.pipelines.neutralize import Neutralizer
 
     folder, _ = tiny_pfvit
     photo = np.asarray(Image.open(sample_photo).convert("RGB"))
-    out = run_demo(Recognizer(), tmp_path, [("photo", photo)], extras=[poker_face_extra(Neutralizer(str(folder)))],
-                   sections_after=[])
+    rec, neutralizer = Recognizer(), Neutralizer(str(folder))
+    out = run_demo(rec, tmp_path, [("photo", photo)], extras=[poker_face_extra(neutralizer, rec)], sections_after=[],
+                   explain=False)
     html = open(out["report"]).read()
-    assert "PF-ViT: input, reconstruction, poker face" in html
+    assert "PF-ViT: poker faces" in html
+    result, [face] = next(neutralizer.iter_neutralize([photo]))
+    found = result.faces[0]
+    images = [face.aligned, face.reconstruction, face.poker_face, face.emotion]
+    expected = [f"input (aligned {face.aligned.shape[0]} px)\nPF-ViT reads {found.label} "
+                f"{found.probabilities[found.label]:.2f}", "reconstruction x̂ = G(V_e + V_p)", "poker face x̃ = G(V_p)",
+                "emotion image G(V_e)"]
+    figures = report_figures(html)
+    assert len(figures) == 4
+    for (src, caption), image, text in zip(figures, images, expected):
+        shown = figure_image(src)
+        assert np.array_equal(shown[:: shown.shape[0] // image.shape[0], :: shown.shape[1] // image.shape[1]], image)
+        assert caption.startswith(text)
+    for (_, caption), image in zip(figures[1:3], images[1:3]):  # what genfer's recognizer reads in x̂ and x̃
+        probs = rec.predict_crops(image[None])[0]
+        assert caption.endswith(f"\nread as {rec.classes[int(probs.argmax())]} {probs.max():.2f}")
+    assert "read as" not in figures[3][1]  # G(V_e) is no face
 
 
 def test_pfvit_folder_works_as_a_recognizer_in_eval_and_recognize(tiny_pfvit, capsys):

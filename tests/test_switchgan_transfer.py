@@ -165,7 +165,23 @@ def test_demo_section_exchanges_the_first_two_photos(tiny_switchgan, tmp_path):
     out = run_demo(Recognizer(), tmp_path, photos, extras=[],
                    sections_after=[lambda ph, o: transfer_section(model, ph, o)])
     html = Path(out["report"]).read_text()
-    assert "Expression transfer" in html and "Inputs on top" in html
+    assert "Expression transfer" in html
+    from report_helpers import figure_image, report_figures
+
+    res = model.transfer(tmp_path / "transfer_input_0.png", tmp_path / "transfer_input_1.png")
+    figures = [(src, caption) for src, caption in report_figures(html) if src.startswith("data:")]
+    assert [c.split("\n")[0] for _, c in figures] == [
+        f"source (aligned {model.size} px)", "reference", "source with reference's expression",
+        "reference with source's expression"]
+    keys = ["source", "reference", "source_with_reference_expression", "reference_with_source_expression"]
+    for (src, caption), key in zip(figures, keys):
+        shown = figure_image(src)
+        assert np.array_equal(shown[:: shown.shape[0] // model.size, :: shown.shape[1] // model.size], res.images[key])
+        if key in res.recognized:  # the outputs: what the recognizer reads in them
+            read = res.recognized[key]
+            assert caption.endswith(f"\nread as {read['label']} {read['probability']:.2f}")
+        else:  # the inputs: the expression given to the switch
+            assert caption.endswith(f"\nexpression: {res.expressions[key]}")
 
 
 @pytest.mark.data

@@ -14,8 +14,7 @@ SMOOTHING, CLIP, STEPS = 0.15, 0.5, 2
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory, module_spy):
-    import timm.utils
-    from conftest import write_class_folders
+    from conftest import record_weight_average, write_class_folders
 
     spy, mp = module_spy, module_spy.patch
     tmp = tmp_path_factory.mktemp("rec-wiring")
@@ -29,19 +28,7 @@ def recorded(tmp_path_factory, module_spy):
 
     spy(rg, "build_recognizer", after=record_model)
 
-    class RecordingEma(timm.utils.ModelEmaV3):
-        def __init__(self, model, **kw):
-            super().__init__(model, **kw)
-            rec["ema"] = self
-            rec["ema_kwargs"] = kw
-
-        def update(self, model, step=None):
-            before = [p.detach().clone() for p in self.module.parameters()]
-            super().update(model, step=step)
-            rec["ema_updates"].append({"model": model, "step": step, "before": before,
-                                           "model_params": [p.detach().clone() for p in model.parameters()]})
-
-    mp.setattr(timm.utils, "ModelEmaV3", RecordingEma)
+    record_weight_average(mp, rec)
     rec["data"] = spy(rg, "load_train_val")
     rec["aug_rng"] = []
     rec["aug"] = spy(rg, "augmented_batch", before=lambda images, cfg_, gen, **kw: rec["aug_rng"].append(gen.get_state()))
@@ -114,12 +101,12 @@ def test_ema_follows_the_model_with_warmup_decay(recorded):
     updates = rec["ema_updates"]
     assert [u["step"] for u in updates] == list(range(1, STEPS + 1))
     for u in updates:
-        assert u["model"] is rec["model"]
+        assert u["module"] is rec["model"]
     last = updates[-1]
     t = last["step"] - 1  # timm's warm-up decay 1 - (1 + t)^(-2/3) with t = step - 1 (0 on the first update)
     decay = min(cfg.optim.ema_decay, 1 - (1 + t) ** (-2 / 3))
     assert 0.3 < decay < 0.9
-    for e_old, p, e_new in zip(last["before"], last["model_params"], rec["ema"].module.parameters()):
+    for e_old, p, e_new in zip(last["before"], last["params"], rec["ema"].module.parameters()):
         torch.testing.assert_close(e_new, decay * e_old + (1 - decay) * p, rtol=1e-5, atol=1e-6)
 
 

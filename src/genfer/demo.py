@@ -9,7 +9,6 @@ photos instead.
 
 from __future__ import annotations
 
-import html
 import logging
 from importlib import resources
 from pathlib import Path
@@ -61,36 +60,79 @@ def side_by_side(images: list[np.ndarray], height: int = 400) -> np.ndarray:
 DemoExtra = Callable[[np.ndarray], str]
 """Adds a row to a photo's section of the report: RGB photo -> HTML (e.g. its faces' poker faces)."""
 
-
-def strip_row(title: str, strips: list[np.ndarray]) -> str:
-    """HTML of one report row: a titled image (H, W[, 3]) uint8 per face, enlarged 3 times."""
-    from genfer.render import enlarge, image_data_uri
-
-    cells = []
-    for k, arr in enumerate(strips):
-        img = enlarge(arr, 3)
-        cells.append(f"<div class='face'><b>face {k + 1}</b><br><img src='{image_data_uri(img)}' alt='{title}'></div>")
-    return f"<h4>{title}</h4>{''.join(cells)}" if cells else ""
+DEMO_REFINE_STEPS = 100
+"""Optimisation steps after the pSp encoder in the demo's inversion row (``genfer demo --refine``; see
+docs/cli.md for the measurement behind the choice)."""
 
 
-def poker_face_extra(neutralizer) -> DemoExtra:
-    """A row with each face's PF-ViT strip: input, reconstruction, poker face, emotion image G(V_e)."""
+def face_rows(title: str, faces: list[list[tuple[np.ndarray | str, str]]]) -> str:
+    """HTML of one report row: its title, then each face's captioned images (:func:`~genfer.render.labelled_tiles`)."""
+    from genfer.render import labelled_tiles
+
+    rows = [f"<div class='face'><b>face {k}</b>{labelled_tiles(tiles)}</div>" for k, tiles in enumerate(faces, 1)]
+    return f"<h4>{title}</h4><div class='rows'>{''.join(rows)}</div>" if rows else ""
+
+
+def readings(recognizer, images: list[np.ndarray]) -> list[str]:
+    """What ``recognizer`` reads in each face image (uint8 (S, S[, 3]), aligned as its crops): a line break and
+    ``read as LABEL P`` to end a caption with; empty strings without a recognizer."""
+    if recognizer is None or not images:
+        return [""] * len(images)
+    probs = recognizer.predict_crops(np.stack(images))
+    return [f"\nread as {recognizer.classes[int(p.argmax())]} {p.max():.2f}" for p in probs]
+
+
+def poker_face_extra(neutralizer, recognizer=None) -> DemoExtra:
+    """A row with each face's PF-ViT images: input (with PF-ViT's own reading), reconstruction x̂, poker face x̃,
+    emotion image G(V_e); ``recognizer`` reads x̂ and x̃."""
 
     def extra(image: np.ndarray) -> str:
-        _, faces = next(neutralizer.iter_neutralize([image]))
-        strips = [np.concatenate([f.aligned, f.reconstruction, f.poker_face, f.emotion], axis=1) for f in faces]
-        return strip_row("PF-ViT: input, reconstruction, poker face, emotion image", strips)
+        result, faces = next(neutralizer.iter_neutralize([image]))
+        read_x_hat = readings(recognizer, [f.reconstruction for f in faces])
+        read_x_tilde = readings(recognizer, [f.poker_face for f in faces])
+        rows = []
+        for f, found, x_hat, x_tilde in zip(faces, result.faces, read_x_hat, read_x_tilde):
+            read_input = f"PF-ViT reads {found.label} {found.probabilities[found.label]:.2f}"
+            rows.append([(f.aligned, f"input (aligned {f.aligned.shape[0]} px)\n{read_input}"),
+                         (f.reconstruction, f"reconstruction x̂ = G(V_e + V_p){x_hat}"),
+                         (f.poker_face, f"poker face x̃ = G(V_p){x_tilde}"),
+                         (f.emotion, "emotion image G(V_e)")])
+        return face_rows("PF-ViT: poker faces (<code>genfer neutralize</code>)", rows)
 
     return extra
 
 
-def inversion_extra(inverter) -> DemoExtra:
-    """A row with each face's GAN inversion: aligned input, reconstruction from its W+ code."""
+def inversion_method(inverter) -> str:
+    """How a :class:`~genfer.inversion.faces.FaceInverter` inverts, for a caption."""
+    if inverter.parts.encoder is None:
+        return f"optimisation, {inverter.refine_steps} steps"
+    return f"encoder + {inverter.refine_steps} refine steps" if inverter.refine_steps else "encoder (pSp)"
+
+
+def inversion_extra(inverter, refined=None, recognizer=None) -> DemoExtra:
+    """A row with each face's GAN inversion: the aligned input and its reconstruction from the W+ code of
+    ``inverter``, and of ``refined`` (e.g. the same generator with ``refine_steps``: ``genfer invert --refine``)
+    next to it, each captioned with its SSIM to the input and what ``recognizer`` reads in it."""
+    from genfer.io.images import to_tensor
+    from genfer.metrics.ssim import ssim
+
+    inverters = [inverter] + ([refined] if refined is not None else [])
 
     def extra(image: np.ndarray) -> str:
-        result = next(inverter.iter_invert([image]))
-        strips = [np.concatenate([f.aligned, f.reconstruction], axis=1) for f in result.faces]
-        return strip_row("StyleGAN2 inversion: aligned input, reconstruction", strips)
+        faces = next(inverter.iter_invert([image])).faces
+        if not faces:
+            return ""
+        aligned = np.stack([f.aligned for f in faces])
+        recons = [np.stack([f.reconstruction for f in faces])]
+        if refined is not None:
+            recons.append(np.stack([r for r, _ in refined.invert_crops(aligned)]))
+        x = (to_tensor(aligned) + 1) / 2
+        rows = [[(a, f"input (aligned {a.shape[0]} px)")] for a in aligned]
+        for inv, images in zip(inverters, recons):
+            scores = ssim((to_tensor(images) + 1) / 2, x, data_range=1.0).tolist()
+            for row, img, score, read in zip(rows, images, scores, readings(recognizer, list(images))):
+                row.append((img, f"{inversion_method(inv)}\nSSIM {score:.2f}{read}"))
+        return face_rows("StyleGAN2 inversion (<code>genfer invert</code>)", rows)
 
     return extra
 
@@ -98,6 +140,9 @@ def inversion_extra(inverter) -> DemoExtra:
 def transfer_section(transfer, photos: list[tuple[str, np.ndarray]], out_dir: Path) -> dict | None:
     """A report section exchanging the expressions of the first two photos' faces (switch-unit GAN)."""
     from PIL import Image
+
+    from genfer.pipelines.transfer import OUTPUT_KEYS
+    from genfer.render import labelled_tiles
 
     if len(photos) < 2:
         return None
@@ -108,9 +153,15 @@ def transfer_section(transfer, photos: list[tuple[str, np.ndarray]], out_dir: Pa
     res = transfer.transfer(paths[0], paths[1])
     if res.error:
         return {"name": "Expression transfer", "error": res.error}
-    read = ", ".join(f"{k.replace('_', ' ')}: {v['label']}" for k, v in res.recognized.items())
-    return {"name": f"Expression transfer ({res.expressions['source']} ↔ {res.expressions['reference']})",
-            "image": Image.fromarray(res.grid()), "extra_html": f"<p>Inputs on top, outputs below; read as {read}.</p>"}
+    source, reference = res.expressions["source"], res.expressions["reference"]
+    tiles = [(res.images["source"], f"source (aligned {res.images['source'].shape[0]} px)\nexpression: {source}"),
+             (res.images["reference"], f"reference\nexpression: {reference}")]
+    for key, caption in zip(OUTPUT_KEYS, ("source with reference's expression", "reference with source's expression")):
+        read = res.recognized[key]
+        tiles.append((res.images[key], f"{caption}\nread as {read['label']} {read['probability']:.2f}"))
+    return {"name": f"Expression transfer ({source} ↔ {reference}): switch-unit GAN, genfer transfer",
+            "extra_html": f"<p class='note'>Expressions given to the switch read by its {res.labels_from}; the outputs "
+                          f"read by genfer's recognizer.</p>{labelled_tiles(tiles)}"}
 
 
 EXPLAIN_DIR = "explain"
@@ -129,24 +180,30 @@ def explanation_row(recognizer, crops: list[np.ndarray], out_dir: Path, stem: st
         (HTML, overlay paths).
     """
     from genfer.explain import explain_crops
+    from genfer.render import labelled_tiles
 
     faces = explain_crops(recognizer, crops)
     if not faces:
         return "", []
     (out_dir / EXPLAIN_DIR).mkdir(parents=True, exist_ok=True)
-    cells, paths = [], []
-    for n, face in enumerate(faces, 1):
+    tiles, paths = [], []
+    for n, (face, crop) in enumerate(zip(faces, crops), 1):
         relative = f"{EXPLAIN_DIR}/{stem}-face{n}.png"
         face.overlay.save(out_dir / relative)
         paths.append(out_dir / relative)
-        alt = html.escape(f"face {n}: {face.label} {face.probability:.2f} ({face.method})", quote=True)
-        cells.append(f"<div class='face'><b>face {n}</b><br><img src='{relative}' alt='{alt}'></div>")
+        caption = f"face {n}: {face.label} {face.probability:.2f} ({face.method})"
+        tiles.append((relative, f"{caption}\nsaliency over the input ({crop.shape[0]} px)"))
     title = f"Where the recognizer looked: {faces[0].method} (<code>genfer explain</code>)"
-    return f"<h4>{title}</h4>{''.join(cells)}", paths
+    return f"<h4>{title}</h4>{labelled_tiles(tiles)}", paths
 
 
-def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]:
-    """Rows and sections the shipped generative models add to the demo (each only when its model is installed)."""
+def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS
+                   ) -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]:
+    """Rows and sections the shipped generative models add to the demo (each only when its model is installed).
+
+    ``recognizer`` reads the generated faces; the inversion row shows the pSp encoder's reconstructions and,
+    with ``refine_steps`` > 0, those refined by that many optimisation steps beside them.
+    """
     from genfer.hub import MODEL_ALIASES, available_models
 
     shipped = set(available_models())
@@ -155,12 +212,14 @@ def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]
     if MODEL_ALIASES["pfvit"] in shipped:
         from genfer.pipelines.neutralize import Neutralizer
 
-        rows.append(poker_face_extra(Neutralizer("pfvit")))
+        rows.append(poker_face_extra(Neutralizer("pfvit"), recognizer))
     if MODEL_ALIASES["psp"] in shipped:
         from genfer.inversion.faces import FaceInverter
         from genfer.inversion.load import load_gan
 
-        rows.append(inversion_extra(FaceInverter(load_gan(MODEL_ALIASES["psp"]))))
+        gan = load_gan(MODEL_ALIASES["psp"])
+        refined = FaceInverter(gan, refine_steps=refine_steps) if refine_steps else None
+        rows.append(inversion_extra(FaceInverter(gan), refined, recognizer))
     if MODEL_ALIASES["switchgan"] in shipped:
         from genfer.pipelines.transfer import ExpressionTransfer
 
@@ -171,17 +230,18 @@ def shipped_extras() -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]
 
 def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray]] | None = None, *,
              extras: list[DemoExtra] | None = None, sections_after: list[Callable[..., dict | None]] | None = None,
-             explain: bool = True) -> dict:
+             explain: bool = True, refine_steps: int = DEMO_REFINE_STEPS) -> dict:
     """Recognise the photos, write annotated JPEGs and ``report.html`` into ``out_dir``.
 
     With ``explain``, each photo's section shows its faces' saliency overlays (:func:`explanation_row`, PNGs in
     ``out_dir/explain/``). ``extras`` add rows to each photo's section and ``sections_after(photos, out_dir)`` whole
-    sections after them (default for both: what the shipped generative models give, :func:`shipped_extras`).
+    sections after them (default for both: what the shipped generative models give, :func:`shipped_extras`, with
+    ``refine_steps`` in the inversion row and ``recognizer`` reading the generated faces).
 
     Returns a summary: ``report`` path and, per photo, the labels found and the overlay paths.
     """
     if extras is None or sections_after is None:
-        default_rows, default_sections = shipped_extras()
+        default_rows, default_sections = shipped_extras(recognizer, refine_steps=refine_steps)
         extras = default_rows if extras is None else extras
         sections_after = default_sections if sections_after is None else sections_after
     out = Path(out_dir)
@@ -193,8 +253,8 @@ def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray
         img = annotate(image, res.faces)
         img.save(out / f"demo_{k:02d}.jpg", quality=90)
         explain_html, overlays = explanation_row(recognizer, crops, out, f"demo_{k:02d}") if explain else ("", [])
-        extra_html = explain_html + "".join(fn(image) for fn in extras)
-        sections.append({"name": name, "image": img, "faces": res.faces, "error": res.error, "extra_html": extra_html})
+        sections.append({"name": name, "image": img, "faces": res.faces, "error": res.error, "side_html": explain_html,
+                         "extra_html": "".join(fn(image) for fn in extras)})
         summary.append({"photo": name, "faces": [f.label for f in res.faces], "error": res.error,
                         "overlays": [str(p) for p in overlays]})
     for make in sections_after:
@@ -202,6 +262,7 @@ def run_demo(recognizer, out_dir: str | Path, photos: list[tuple[str, np.ndarray
         if section is not None:
             sections.append(section)
     intro = (f"Model <code>{recognizer.loaded.name}</code> ({len(recognizer.classes)} classes, "
-             f"{recognizer.image_size} px). Boxes: detected faces; green dots: 5 landmarks used for alignment.")
+             f"{recognizer.image_size} px). Boxes: detected faces; green dots: 5 landmarks used for alignment. "
+             "Under each image: what it is; <i>read as</i>: what genfer's recognizer reads in a generated face.")
     report = write_text_atomic(out / "report.html", html_report("genfer demo", sections, intro=intro))
     return {"report": str(report), "photos": summary}

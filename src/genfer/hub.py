@@ -135,11 +135,13 @@ DISCRIMINATOR_FILE = f"{DISCRIMINATOR}.safetensors"
 
 def _inference_weights(folder: Path, method: registry.Method) -> tuple[Path, dict]:
     """(weights file, state dict) of a model or checkpoint folder: the method's ``checkpoint_weights`` in a training
-    checkpoint, else ``model.safetensors``; without what inference never uses (the method's ``drop_prefixes``)."""
+    checkpoint that has them (a PF-ViT run keeps a weight average only with ``optim.ema_decay`` > 0), else
+    ``model.safetensors``; without what inference never uses (the method's ``drop_prefixes``)."""
     from genfer.io.weights import load_state_dict  # reading configs and listing models need no torch
 
     is_checkpoint = (folder / "trainer.pt").is_file()
-    weights = folder / (method.checkpoint_weights if is_checkpoint else WEIGHTS_FILE)
+    averaged = is_checkpoint and (folder / method.checkpoint_weights).is_file()
+    weights = folder / (method.checkpoint_weights if averaged else WEIGHTS_FILE)
     return weights, registry.inference_state(method, load_state_dict(weights))
 
 

@@ -67,7 +67,8 @@ class Method:
             strictly (the state has lost ``drop_prefixes`` already).
         tasks: what its models do (``recognize``, ``neutralize``, ``transfer``, ``invert``, ``sample``,
             ``pretrain``); commands pick models by task.
-        checkpoint_weights: the file of a training checkpoint (``ckpt-*``) holding the inference weights.
+        checkpoint_weights: the file of a training checkpoint (``ckpt-*``) holding the inference weights
+            (``model.safetensors`` when a checkpoint lacks it, e.g. a PF-ViT run without a weight average).
         drop_prefixes: state entries that inference never uses (discriminators).
         input_geometry: ``config -> (image_size, in_chans)`` of the aligned crops the model takes.
         train: ``train(cfg, run_dir, *, resume, progress, max_steps, dist_info) -> summary``, once attached.
@@ -278,7 +279,7 @@ for _method in (
            config=MAETrainConfig, presets=MAE_TRAIN_PRESETS, load=_load_mae, tasks=("pretrain",)),
     Method(name="pfvit", summary="PF-ViT: recognition through token separation and poker-face generation",
            config=PFViTTrainConfig, presets=PFVIT_PRESETS, load=_load_pfvit, tasks=("recognize", "neutralize"),
-           drop_prefixes=("discriminator.",), input_geometry=_pfvit_geometry),
+           checkpoint_weights="ema.safetensors", drop_prefixes=("discriminator.",), input_geometry=_pfvit_geometry),
     Method(name="switchgan", summary="switch-unit GAN: joint expression transfer and recognition",
            config=SwitchGANTrainConfig, presets=SWITCHGAN_PRESETS, load=_load_switchgan,
            tasks=("transfer",), drop_prefixes=("discriminator.",), input_geometry=_switchgan_geometry),

@@ -80,14 +80,42 @@ def probability_bars(probabilities: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
+TILE_SIDE = 144
+"""Displayed side (px) of a report tile: small crops are enlarged by an integer factor to at least this."""
+
+
+def labelled_tiles(tiles: Sequence[tuple[np.ndarray | str, str]], *, side: int = TILE_SIDE) -> str:
+    """HTML of images in a row, each with its caption underneath (a ``<figure>`` with a ``<figcaption>``).
+
+    Args:
+        tiles: (image, caption) pairs. An image is a uint8 (H, W) or (H, W, 3) array, embedded as PNG and
+            enlarged (nearest) by the smallest integer factor that makes it at least ``side`` px high, or the
+            URL of an image file (e.g. a path relative to the report), shown as it is. Captions are plain text
+            (escaped; ``\n`` breaks the line).
+    """
+    figures = []
+    for image, caption in tiles:
+        src = image if isinstance(image, str) else png_data_uri(image, scale=max(1, -(-side // image.shape[0])))
+        text = html.escape(caption)
+        figures.append(f"<figure class='tile'><img src='{html.escape(src)}' alt='{text}'>"
+                       f"<figcaption>{text.replace(chr(10), '<br>')}</figcaption></figure>")
+    return f"<div class='tiles'>{''.join(figures)}</div>"
+
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
-.item{display:flex;gap:2em;margin:1.5em 0;padding:1em;border:1px solid #ddd;border-radius:8px}
-.item img{max-width:480px;border-radius:4px}.faces{flex:1}
+.item{margin:1.5em 0;padding:1em;border:1px solid #ddd;border-radius:8px}
+.head{display:flex;gap:2em}.head>img{max-width:480px;border-radius:4px;align-self:flex-start;flex-shrink:0}
+.faces{flex:1}
 .face{margin-bottom:1em}.bar{display:flex;align-items:center;gap:.5em;font-size:13px}
 .name{width:6em}.track{flex:1;background:#eee;height:12px;border-radius:3px;overflow:hidden;display:block}
 .fill{display:block;height:12px}.p{width:3.5em;text-align:right;font-variant-numeric:tabular-nums}
 .note{color:#777;font-size:12px}.error{color:#b00}
+.rows{display:flex;flex-wrap:wrap;column-gap:2.5em}
+.tiles{display:flex;flex-wrap:wrap;gap:.6em;margin:.3em 0 .8em}
+.tile{margin:0;width:min-content;display:flex;flex-direction:column;align-items:center}
+.tile img{image-rendering:pixelated;border-radius:3px}
+.tile figcaption{font-size:12px;line-height:1.3;text-align:center;margin-top:.2em}
 """
 
 
@@ -96,7 +124,8 @@ def html_report(title: str, sections: list[dict], *, intro: str = "") -> str:
 
     Args:
         sections: dicts with ``name``, ``image`` (PIL, annotated), ``faces`` (FaceResult list),
-            optional ``error`` and ``extra_html``.
+            optional ``error``, ``side_html`` (under the faces' bars, beside the image) and ``extra_html`` (below
+            both, full width).
     """
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1><p>{intro}</p>"]
@@ -110,8 +139,8 @@ def html_report(title: str, sections: list[dict], *, intro: str = "") -> str:
         if sec.get("error"):
             faces_html.append(f"<p class='error'>{html.escape(sec['error'])}</p>")
         img = f"<img src='{image_data_uri(sec['image'])}' alt='{html.escape(sec['name'])}'>" if sec.get("image") else ""
-        parts.append(f"<div class='item'>{img}<div class='faces'><h3>{html.escape(sec['name'])}</h3>"
-                     f"{''.join(faces_html)}{sec.get('extra_html', '')}</div></div>")
+        parts.append(f"<div class='item'><div class='head'>{img}<div class='faces'><h3>{html.escape(sec['name'])}</h3>"
+                     f"{''.join(faces_html)}{sec.get('side_html', '')}</div></div>{sec.get('extra_html', '')}</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -79,7 +79,8 @@ class PFViTLossWeights:
 
 PFVIT_OPTIM = OptimConfig(optimizer="adam", lr=2e-5, weight_decay=0.0, betas=(0.9, 0.999), epochs=100,
                           batch_size=32, warmup_epochs=0.0, label_smoothing=0.0, ema_decay=0.0)
-"""E, S, G, C: Adam, learning rate 2e-5 (paper Sec. 4.2)."""
+"""E, S, G, C: Adam, learning rate 2e-5 (paper Sec. 4.2). No weight average (``ema_decay`` 0): the paper names
+none, for PF-ViT or its ViT baselines; ``ema_decay`` > 0 averages E, S, G and C (docs/pfvit.md)."""
 
 PFVIT_DISC_OPTIM = replace(PFVIT_OPTIM, lr=1e-4, betas=(0.5, 0.999))
 """D: Adam, learning rate 1e-4, betas (0.5, 0.999) (paper Sec. 4.2)."""
@@ -92,7 +93,9 @@ class PFViTTrainConfig(RunConfig):
     ``init_from`` is an MAE run's ``final/`` folder (or checkpoint): E, G and D start from its weights, as
     in the paper; or a trained PF-ViT (a shipped name or folder), to continue it, e.g. with a new output head;
     empty starts from scratch (an ablation). ``optim.epochs``/``batch_size``/schedule apply to
-    both optimisers; ``disc_optim`` sets D's learning rate and betas.
+    both optimisers; ``disc_optim`` sets D's learning rate and betas. ``optim.ema_decay`` > 0 keeps an exponential
+    moving average of E, S, G and C that evaluation and ``final/`` use (``disc_optim.ema_decay`` is not read);
+    ``model.mae.encoder.drop_path`` is E's stochastic depth during training.
     """
 
     method: ClassVar[str] = "pfvit"

@@ -13,6 +13,11 @@ One step on a batch (x, y):
    neutral to D), L_ortho the constraint of Eq. 2 on (V_e, V_p) and, for ``generic``/``fr``, L_ortho_features
    the same on the frozen network's features of G(V_e) and x̃ (paper Table 5), each with its own weight.
 
+With ``optim.ema_decay`` > 0 an exponential moving average of E, S, G and C (:mod:`genfer.train.ema`, updated
+after each E/S/G/C step; D, which inference never uses, has none) is what evaluation, the grids and ``final/`` use,
+and checkpoints keep it (``ema.safetensors``); with 0 (every preset) they use the trained weights. E's drop-path
+rate is ``model.mae.encoder.drop_path`` (active in training only).
+
 Under torchrun every rank runs the same graph on its slice of the global batch and gradients are
 averaged before each optimiser step (:func:`~genfer.train.distributed.average_gradients`).
 """
@@ -20,12 +25,13 @@ averaged before each optimiser step (:func:`~genfer.train.distributed.average_gr
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from genfer.config import PFViTModelConfig, PFViTTrainConfig, to_dict
+from genfer.config import MAEConfig, PFViTModelConfig, PFViTTrainConfig, to_dict
 from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
 from genfer.hub import load_model
@@ -48,6 +54,7 @@ from genfer.models.pfvit import PFViT, build_pfvit
 from genfer.predict import predict_probs
 from genfer.render import save_grid
 from genfer.train.distributed import average_gradients
+from genfer.train.ema import weight_average
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -62,11 +69,12 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     patch embedding and decoder. From a PF-ViT (e.g. the shipped one, to train a new output head on it): E, S, C,
     MCA and G's decoder are copied, a G output head the folder lacks starts fresh (a ``conv`` head starts as the
     identity of the per-patch output), and D — which shipped folders do not keep — starts from the folder's
-    E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``.
+    E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``
+    (:func:`mae_sizes`: E's drop-path rate may differ).
     """
     loaded = load_model(folder, methods=("mae", "pfvit"))
     sizes = loaded.config.mae if loaded.method == "mae" else loaded.config.model.mae
-    if to_dict(sizes) != to_dict(cfg.mae):
+    if mae_sizes(sizes) != mae_sizes(cfg.mae):
         raise CheckpointError(f"{folder}: its MAE sizes differ from model.mae of this PF-ViT config")
     source = loaded.model
     if loaded.method == "mae":
@@ -87,6 +95,28 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     model.encoder.load_state_dict(encoder.state_dict())
     if model.discriminator is not None:
         model.discriminator.load_from_parts(encoder, decoder)
+
+
+def mae_sizes(cfg: MAEConfig) -> dict[str, Any]:
+    """The fields of an MAE config that shape its weights: all but E's drop-path rate, a training regulariser
+    (an MAE pretrained without it can start a PF-ViT fine-tuned with it)."""
+    return to_dict(replace(cfg, encoder=replace(cfg.encoder, drop_path=0.0)))
+
+
+def trained_parts(model: PFViT) -> torch.nn.ModuleDict:
+    """E, S, G and C of ``model`` (shared, not copied) under their names in ``model``: what one optimiser trains
+    and the weight average follows; its state dict is ``model``'s without D."""
+    return torch.nn.ModuleDict({name: getattr(model, name) for name in ("encoder", "separator", "generator",
+                                                                        "classifier")})
+
+
+def pfvit_from_parts(cfg: PFViTModelConfig, parts: torch.nn.ModuleDict) -> PFViT:
+    """A PF-ViT without D whose E, S, G and C are ``parts`` (shared, not copied), e.g. the weight average's."""
+    with torch.device("meta"):  # placeholders, every one replaced below: no memory, no random numbers drawn
+        model = build_pfvit(cfg, with_discriminator=False)
+    for name, part in parts.items():
+        setattr(model, name, part)
+    return model
 
 
 def orthogonality_network(cfg: PFViTModelConfig, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -160,8 +190,9 @@ def pfvit_discriminator_loss(model: PFViT, x: torch.Tensor, x_hat: torch.Tensor,
 
 @trainer("pfvit")
 def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
-    """Train (or resume) PF-ViT: checkpoints, ``metrics.jsonl``, poker-face grids and ``final/`` (without D) in the
-    run folder. Summary: ``step``, ``total_steps``, ``train_seconds``, ``val_accuracy`` (E → S → C on val)."""
+    """Train (or resume) PF-ViT: checkpoints, ``metrics.jsonl``, poker-face grids and ``final/`` (without D; the
+    weight average when ``optim.ema_decay`` > 0) in the run folder. Summary: ``step``, ``total_steps``,
+    ``train_seconds``, ``val_accuracy`` (E → S → C on val, of the weight average when there is one)."""
     info, run_dir = ctx.info, ctx.run_dir
     enc = cfg.model.mae.encoder
     train, val = load_train_val(cfg.data, num_classes=cfg.model.num_classes, image_size=enc.image_size,
@@ -173,15 +204,19 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
     model.to(info.device)
     feature_net = orthogonality_network(cfg.model, info.device)
     disc = model.discriminator
-    esgc_module = torch.nn.ModuleList([model.encoder, model.separator, model.generator, model.classifier])
+    esgc_module = trained_parts(model)
     opt_g = build_optimizer(esgc_module, cfg.optim)
+    # optim.ema_decay > 0: a weight average of E, S, G, C (not D, which inference never uses) is what evaluation,
+    # the grids and final/ use; 0 (the presets): the trained weights themselves, and checkpoints without one
+    ema = weight_average(esgc_module, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
+    evaluated = model if ema is None else pfvit_from_parts(cfg.model, ema.module)
     opt_d = build_optimizer(disc, cfg.disc_optim)
     plan = BatchPlan.make(n=len(train.labels), batch_size=cfg.optim.batch_size, epochs=cfg.optim.epochs,
                           warmup_epochs=cfg.optim.warmup_epochs, seed=cfg.seed, info=info)
     sched_g = build_scheduler(opt_g, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
     sched_d = build_scheduler(opt_d, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps)
-    run = ctx.start(cfg, modules={"model": model}, optimizers={"esgc": opt_g, "d": opt_d},
-                    schedulers={"esgc": sched_g, "d": sched_d})
+    run = ctx.start(cfg, modules={"model": model} | ({} if ema is None else {"ema": ema.module}),
+                    optimizers={"esgc": opt_g, "d": opt_d}, schedulers={"esgc": sched_g, "d": sched_d})
 
     def train_step(step: int) -> dict[str, float]:
         idx = plan.indices(step)
@@ -195,6 +230,8 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
         terms["total"].backward()
         average_gradients(esgc_module, info)
         opt_g.step()
+        if ema is not None:
+            ema.update(esgc_module, step=step + 1)
         disc.requires_grad_(True)
         d_loss = torch.zeros(())
         if cfg.weights.adv > 0:
@@ -210,16 +247,16 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
         return out | {"d": d_loss.item(), "epoch": plan.epoch(step + 1)}
 
     def evaluate(step: int) -> dict[str, float]:
-        model.eval()
-        acc = accuracy(predict_probs(model, val.images, batch_size=256), val.labels)
+        evaluated.eval()
+        acc = accuracy(predict_probs(evaluated, val.images, batch_size=256), val.labels)
         if cfg.grid_images:
-            save_poker_grid(model, val.images[: cfg.grid_images], run_dir / "grids" / f"step-{step:09d}.png")
+            save_poker_grid(evaluated, val.images[: cfg.grid_images], run_dir / "grids" / f"step-{step:09d}.png")
         return {"epoch": plan.epoch(step), "val_accuracy": acc}
 
     hooks = [Hook(every=plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
     return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("val_accuracy",),
                       start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels)},
-                      export=lambda folder: export_model_folder(folder, cfg, model.state_dict()))
+                      export=lambda folder: export_model_folder(folder, cfg, evaluated.state_dict()))
 
 
 @torch.no_grad()
@@ -232,9 +269,12 @@ def save_poker_grid(model: PFViT, images: torch.Tensor, path: Path) -> Path:
 
 __all__ = [
     "initialise_from",
+    "mae_sizes",
     "orthogonality_network",
     "pfvit_discriminator_loss",
+    "pfvit_from_parts",
     "pfvit_generator_losses",
     "save_poker_grid",
     "train_pfvit",
+    "trained_parts",
 ]

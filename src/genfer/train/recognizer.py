@@ -24,6 +24,7 @@ from genfer.io import load_matching, load_state_dict, step_generator
 from genfer.metrics.classification import accuracy
 from genfer.models.recognizer import build_recognizer
 from genfer.predict import predict_probs
+from genfer.train.ema import weight_average
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler, optimizer_step
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -45,10 +46,8 @@ def train_recognizer(cfg: RecognizerTrainConfig, ctx: TrainContext) -> dict[str,
     model = model.to(info.device)
     if info.enabled and info.device.type == "cuda" and cfg.model.norm == "batch":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    from timm.utils import ModelEmaV3
-
     optimizer = build_optimizer(model, cfg.optim)
-    ema = ModelEmaV3(model, decay=cfg.optim.ema_decay, use_warmup=True)  # decay ramps 1-(1+t)^(-2/3) up to ema_decay
+    ema = weight_average(model, cfg.optim.ema_decay)
 
     plan = BatchPlan.make(n=len(train.labels), batch_size=cfg.optim.batch_size, epochs=cfg.optim.epochs,
                           warmup_epochs=cfg.optim.warmup_epochs, seed=cfg.seed, info=info)
