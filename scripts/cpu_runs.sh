@@ -61,6 +61,11 @@ declare -A CMD=(
   # capacity side run (generated-faces issue): twice the channels and style size of the cpu preset, from scratch;
   # compare FID* per training second with the cpu run's curve in docs/inversion.md
   [stylegan2-wide]="train stylegan2 --preset cpu --set model.channels=[256,256,128,64,32] --set model.style_dim=256 --set eval_every_kimg=10 --out $RUNS/stylegan2-wide"
+  # a more accurate recognizer (issue 19, docs/recognizer.md "Distillation"): a second teacher, then
+  # `python scripts/teacher_targets.py --models fer-resnet18s-48,$RUNS/cpu-seed1/final --tta --out $RUNS/teacher-ferplus.npz`,
+  # then the student on the ensemble's targets, 60 epochs
+  [recognizer-seed1]="train --preset cpu --set seed=1 --out $RUNS/cpu-seed1"
+  [recognizer-distill]="train --preset cpu --set data.teacher=$RUNS/teacher-ferplus.npz --set data.teacher_weight=0.5 --set optim.epochs=60 --out $RUNS/cpu-distill"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
   # latent emotion editing (docs/latent-editing.md), on the final generator's pSp model: directions (60,000 samples,
   # about an hour), InterFaceGAN's SVM and the per-entry W+ variant for comparison, and HyperStyle over that pSp
