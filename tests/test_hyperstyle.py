@@ -119,6 +119,14 @@ def test_tiny_training_run_and_loading(tmp_path):
     assert torch.equal(loaded.model.decoder.convs[0].conv.weight, g.convs[0].conv.weight)  # the frozen generator
     moved = [n for n, p in loaded.model.hypernet.named_parameters() if "linear" in n and p.abs().sum() > 0]
     assert moved  # the zero-initialised heads were trained
+    # the pSp encoder stays frozen in eval mode, batch-norm statistics included, also when no evaluation ever
+    # switches the model to eval mode (eval_images=0: no baseline, no hooks)
+    no_eval = apply_overrides(cfg, ["grid_images=0", "eval_images=0", "steps=2"])
+    train_hyperstyle(no_eval, tmp_path / "run-noeval", progress=False)
+    for folder in ("final", "../run-noeval/final"):
+        encoder = load_model(tmp_path / "run" / folder).model.encoder.state_dict()
+        for name, value in psp.encoder.state_dict().items():
+            assert torch.equal(encoder[name], value), f"{folder}: encoder.{name} changed"
 
 
 def test_code_inverter_carries_hyperstyle_offsets_into_renders_of_edited_codes():
@@ -139,3 +147,59 @@ def test_code_inverter_carries_hyperstyle_offsets_into_renders_of_edited_codes()
     assert not torch.allclose(inv.render(moved), model.render(code.wplus + 0.5, None).clamp(-1, 1), atol=1e-3)
     with pytest.raises(ValueError, match="tunes the generator"):
         CodeInverter(loaded, refine_steps=3)
+
+
+def test_training_iterations_feed_back_offsets_and_images_and_average_the_loss(spy):
+    """``iteration_losses``: iteration t's hypernetwork gets x, the (detached) offsets and image of iteration t − 1
+    (none and G(w) first); each iteration's loss is back-propagated divided by the number of iterations, and the
+    logged terms are their means."""
+    from genfer.models.psp import resize_to
+    from genfer.train.hyperstyle import iteration_losses
+
+    model = tiny_hyperstyle()
+    torch.manual_seed(1)
+    with torch.no_grad():  # non-zero offset heads, so that the iterations differ
+        for p in model.hypernet.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.rand(2, 1, 16, 16) * 2 - 1
+    refine, render, seen = spy(model, "refine"), spy(model, "render"), []
+
+    def criterion(y, target, wplus, avg):
+        terms = {"l2": ((y - target) ** 2).mean(), "l1": (y - target).abs().mean()}
+        terms["total"] = 0.8 * terms["l2"] + terms["l1"]
+        seen.append({k: v.item() for k, v in terms.items()})
+        return terms
+
+    logged = iteration_losses(model, criterion, x, backward=True)
+    n = model.iterations
+    assert len(refine) == n and len(render) == n + 1
+    wplus = render[0].args[0]
+    torch.testing.assert_close(wplus, model.encoder.encode(x).wplus)
+    assert render[0].args[1] is None  # ŷ0 = G(w)
+    for t, call in enumerate(refine):
+        assert call.args[0] is x
+        torch.testing.assert_close(call.args[2], render[t].out, rtol=0, atol=0)  # the previous image
+        assert not call.args[2].requires_grad
+        if t == 0:
+            assert call.args[1] is None
+        else:
+            prev = refine[t - 1].out
+            assert set(call.args[1]) == set(prev)
+            for k, v in call.args[1].items():
+                assert not v.requires_grad
+                torch.testing.assert_close(v, prev[k], rtol=0, atol=0)
+        assert any(v.abs().sum() > 0 for v in call.out.values())
+    # gradients: the mean over the iterations of each one's loss gradient, recomputed from the recorded inputs
+    params = [p for p in model.hypernet.parameters()]
+    expected = [torch.zeros_like(p) for p in params]
+    for t, call in enumerate(list(refine)):  # a copy: the calls below are recorded too
+        y = model.render(wplus, model.refine(*call.args), **render[t + 1].kwargs)
+        total = criterion(resize_to(y, 16), x, wplus, None)["total"]
+        for e, g in zip(expected, torch.autograd.grad(total, params, allow_unused=True)):
+            if g is not None:
+                e += g / n
+    for p, e in zip(params, expected):
+        torch.testing.assert_close(p.grad if p.grad is not None else torch.zeros_like(p), e, rtol=1e-4, atol=1e-7)
+    assert sum(e.abs().sum() for e in expected) > 0
+    for name in ("l2", "l1", "total"):
+        assert logged[name] == pytest.approx(sum(s[name] for s in seen[:n]) / n, rel=1e-6)

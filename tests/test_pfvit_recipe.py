@@ -84,10 +84,16 @@ def recorded(tmp_path_factory, module_spy):
     spy(pf, "build_pfvit", after=record_model)
     rec["predict"] = spy(pf, "predict_probs")
     rec["grids"] = spy(pf, "save_poker_grid")
+    rec["streams"] = spy(pf, "step_generator")
     run = tmp / "run"
     rec["summary"] = pf.train_pfvit(cfg, run, progress=False)
     rec["run"] = run
     return cfg, rec
+
+
+def test_each_step_augments_with_the_stream_of_seed_and_step(recorded):
+    cfg, rec = recorded
+    assert [c.args for c in rec["streams"]] == [(cfg.seed, s) for s in range(12)]
 
 
 def test_trained_e_applies_drop_path(recorded):

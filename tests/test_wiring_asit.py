@@ -306,12 +306,14 @@ def test_ifer_step(recorded, tmp_path, spy):
         write_class_folders(data, {"train": 2, "valid": 1}, size=32)
     cfg = apply_overrides(IFER_PRESETS["tiny"], [
         f"inversion={asit_final}", "data.dataset=folder", f"data.root={data}", "data.limit_train=0",
-        "data.limit_val=0", "threads=1", "batch_size=8", "steps=2"])
-    models, ce = [], spy(ifer_train.F, "cross_entropy")
+        "data.limit_val=0", "threads=1", "batch_size=8", "steps=2", "label_smoothing=0.1"])
+    models, training = [], []
+    ce = spy(ifer_train.F, "cross_entropy", before=lambda *a, **k: training.append(models[0].training))
     spy(ifer_train, "build_ifer", after=models.append)
     opt = spy(ifer_train, "build_ifer_optimizer")
     summary = ifer_train.train_ifer(cfg, tmp_path / "run", progress=False)
     (model,) = models
+    assert training == [True, True], "the step must run the model in training mode (dropout, batch-norm)"
     assert summary["val_accuracy"] is not None
     # the encoder started from the ASIT model's encoder (compare a tensor the IFER head never touches... the
     # buffers, which no optimiser changes)
@@ -325,11 +327,18 @@ def test_ifer_step(recorded, tmp_path, spy):
     logits, target = ce[0].args
     assert logits.shape == (8, 8) and torch.equal(target.sum(1), torch.ones(8))
     assert set(target.unique().tolist()) == {0.0, 1.0}  # one-hot labels
-    assert ce[0].kwargs["label_smoothing"] == 0.0
-    # Table 5c: without pretraining the encoder is not the ASIT's
+    assert ce[0].kwargs["label_smoothing"] == cfg.label_smoothing == 0.1
+    # the head's rate logged after the last step: warm-up of max(1, 2 // 20) = 1 step, then cosine to 0 at step 2
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r in logged if r["event"] == "train"][-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    # Table 5c: without pretraining the encoder is not the ASIT's; encoder_lr_scale=0 freezes it (not the head)
     models.clear()
-    ifer_train.train_ifer(apply_overrides(cfg, ["pretrained=false"]), tmp_path / "run-scratch", progress=False)
+    ifer_train.train_ifer(apply_overrides(cfg, ["pretrained=false", "encoder_lr_scale=0"]), tmp_path / "run-scratch",
+                          progress=False)
     assert not torch.equal(models[0].encoder.structure_base, asit_state["encoder.structure_base"])
+    assert not any(p.requires_grad for p in models[0].encoder.parameters())
+    assert all(p.requires_grad for p in models[0].head.parameters())
+    assert len(opt[-1].out.param_groups) == 1
 
 
 def test_final_and_checkpoint_folders_load_through_the_hub(recorded):

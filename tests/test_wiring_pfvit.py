@@ -215,3 +215,49 @@ def test_discriminator_judges_the_configured_views_of_x_x_hat_x_tilde(recorded):
         assert call.args[0].requires_grad == grad
         torch.testing.assert_close(forward.out, call.out.unflatten(0, (n_views, -1)).mean(0))
     assert len(rec["disc_views"]) == 2
+
+
+def test_network_orthogonality_compares_g_of_v_e_with_the_poker_face_under_its_own_weight(spy):
+    """``generic``/``fr`` options: the frozen network sees [G(V_e), x̃] clamped to [-1, 1]; L_ortho_features is
+    |cos| of its two halves' features, weighted by ``weights.ortho_features`` (not ``weights.ortho``)."""
+    cfg = apply_overrides(PFVIT_PRESETS["tiny"], [*(f"weights.{k}={v}" for k, v in W.items()),
+                                                  "weights.ortho_features=0.25"])
+    m = cfg.model
+    torch.manual_seed(0)
+    model = pf.build_pfvit(m)
+    size, b = m.mae.encoder.image_size, 4
+    x = torch.rand(b, m.mae.encoder.in_chans, size, size) * 2 - 1
+    labels = torch.tensor([0, 1, 2, m.neutral]) % m.num_classes
+    targets = F.one_hot(labels, m.num_classes).float()
+    seen = []
+
+    def feature_net(images):  # a stand-in network: 4x4 average-pooled pixels
+        seen.append(images)
+        return F.avg_pool2d(images, size // 4).flatten(1)
+
+    sep, gen = spy(model, "separate"), spy(model, "generate")
+    terms, images = pf.pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
+    v = sep[0].out
+    torch.testing.assert_close(gen[0].args[0][2 * b :], v.v_e)  # x_emo = G(V_e)
+    torch.testing.assert_close(images["x_emo"], gen[0].out[2 * b :])
+    (inp,) = seen
+    torch.testing.assert_close(inp, torch.cat([images["x_emo"], images["x_tilde"]]).clamp(-1, 1))
+    fe, fp = F.avg_pool2d(inp, size // 4).flatten(1).split(b)
+    hand = ((fe * fp).sum(1) / (fe.norm(dim=1) * fp.norm(dim=1))).abs().mean()
+    assert terms["ortho_features"].item() == pytest.approx(hand.item(), rel=1e-5) and hand > 0
+    total = sum(W[name] * terms[name].item() for name in W) + 0.25 * terms["ortho_features"].item()
+    assert terms["total"].item() == pytest.approx(total, rel=1e-5)
+
+
+def test_no_adversarial_term_and_no_d_call_with_weight_zero(spy):
+    """``weights.adv=0`` (D built, e.g. to resume with it later): G's side never runs D and logs L_adv = 0."""
+    cfg = apply_overrides(PFVIT_PRESETS["tiny"], ["weights.adv=0"])
+    m = cfg.model
+    torch.manual_seed(0)
+    model = pf.build_pfvit(m)
+    size = m.mae.encoder.image_size
+    x = torch.rand(2, m.mae.encoder.in_chans, size, size) * 2 - 1
+    labels = torch.tensor([0, m.neutral])
+    disc = spy(model.discriminator, "forward")
+    terms, _ = pf.pfvit_generator_losses(model, x, labels, F.one_hot(labels, m.num_classes).float(), cfg, None)
+    assert disc == [] and terms["adv"].item() == 0.0

@@ -169,6 +169,11 @@ def add_common(p: argparse.ArgumentParser, *, model: bool = True, jsonl: bool = 
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_aligned(p: argparse.ArgumentParser) -> None:
+    """``--aligned``: the inputs are aligned face crops (no detection)."""
+    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+
+
 def add_detector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default="auto", choices=["auto", "mediapipe", "haar"],
                    help="face detector: auto (MediaPipe if it imports, else Haar), mediapipe (MediaPipe, then Haar "
@@ -190,6 +195,23 @@ def say_backend(args: argparse.Namespace, recognizer: Any, unreadable: list[str]
     quiet = args.quiet or getattr(args, "json", False) or getattr(args, "jsonl", False)
     if backend is not None and not quiet and not unreadable:
         print(f"backend: {backend.describe()}", file=sys.stderr)
+
+
+def start_recognizer(args: argparse.Namespace, **options: Any) -> Any:
+    """``--threads`` set, then the :class:`~genfer.api.Recognizer` of ``--model``, ``--detector`` and ``--backend``
+    (``options``: its other keyword arguments)."""
+    from genfer.api import Recognizer
+
+    setup_threads(args)
+    return Recognizer(args.model, detector=args.detector, backend=args.backend, **options)
+
+
+def close_results(command: str, args: argparse.Namespace, out: Results, recognizer: Any, total: int) -> int:
+    """The end of a recognizer command over ``total`` inputs: ``out`` printed, the backend line
+    (:func:`say_backend`), then :func:`finish`'s exit code."""
+    out.close()
+    say_backend(args, recognizer, out.unreadable)
+    return finish(command, out.unreadable, total)
 
 
 def expand_or_fail(paths: list[str]) -> list[Any]:
@@ -325,6 +347,40 @@ def progress_bar(args: argparse.Namespace, total: int, unit: str) -> Any:
     forced = bool(getattr(args, "progress", False))
     show = not getattr(args, "quiet", False) and (forced or sys.stderr.isatty())
     return tqdm(total=total, unit=unit, file=sys.stderr, disable=not show, delay=0 if forced else 1.0)
+
+
+FaceOutput = Callable[[Any, int, str, "BackgroundWriter"], tuple[dict, str, list]]
+"""``(face, k, stem, writer) -> (record, line, pending)``: submits the k-th face's writes to ``writer``, returns
+its record, its text line (what follows the input's name and face number) and the futures of its writes."""
+
+
+def write_faces(args: argparse.Namespace, command: str, items: list[Any], results: Iterable[Any],
+                face_output: FaceOutput, *, shown: dict[str, str] | None = None) -> int:
+    """The per-face output loop of ``invert``, ``edit`` and ``neutralize --method latent``.
+
+    ``results`` holds one result per item, in order (``path``, ``faces``, ``error``, ``readable``); ``face_output``
+    writes each face in a :class:`BackgroundWriter` (``4 · --batch-size`` writes pending at most). Each input gives
+    one record ``{"path", "faces", "error"}`` (its error as a text line too) to :class:`Results`; text lines name
+    the input by ``shown[path]`` if given, else by its file name. Returns :func:`finish`'s exit code.
+    """
+    out, stems = Results(args), OutputNames()
+    with BackgroundWriter(max_pending=4 * args.batch_size) as writer, progress_bar(args, len(items), "img") as bar:
+        for res in results:
+            stem = stems(res.path)
+            name = shown.get(res.path, res.path) if shown is not None else Path(res.path).name
+            faces, lines, pending = [], [], []
+            for k, face in enumerate(res.faces):
+                record, line, writes = face_output(face, k, stem, writer)
+                faces.append(record)
+                lines.append(f"{name:<40} {k + 1:>4} {line}")
+                pending += writes
+            if res.error:
+                lines.append(f"{name:<40} {'-':>4} ({res.error})")
+            out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
+                    unreadable=None if res.readable else res.error, pending=pending)
+            bar.update(1)
+        out.close()
+    return finish(command, out.unreadable, len(items))
 
 
 def import_ref(ref: str) -> Any:

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import add_common, add_detector, setup_threads
+from genfer.commands._common import add_aligned, add_common, add_detector, setup_threads
 from genfer.inversion import DEFAULT_GAN
 
 
@@ -44,7 +44,7 @@ def add_gan_options(p: argparse.ArgumentParser, *, refine: bool, jsonl: bool = F
         from genfer.commands._latent import add_inverter_option
 
         add_inverter_option(p)
-        p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+        add_aligned(p)
         p.add_argument("--refine", type=int, default=0, metavar="STEPS",
                        help="refine the encoder's code by STEPS optimisation steps (needed for a generator alone)")
         add_detector(p)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from genfer.commands._common import UserError, setup_threads
+from genfer.commands._common import UserError, setup_threads, write_faces
 
 
 def inverter_names() -> list[str]:
@@ -65,16 +65,6 @@ def save_codes(codes: dict[str, Any], paths: dict[str, str]) -> None:
         np.save(path, np.asarray(codes[key], dtype=np.float32))
 
 
-def add_face_results(out: Any, res: Any, faces: list[dict], lines: list[str], pending: list) -> None:
-    """One input's record ``{"path", "faces", "error"}`` (its error as a text line too) and its pending writes."""
-    from pathlib import Path
-
-    if res.error:
-        lines.append(f"{Path(res.path).name:<40} {'-':>4} ({res.error})")
-    out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
-            unreadable=None if res.readable else res.error, pending=pending)
-
-
 def run_neutralize(args: argparse.Namespace) -> int:
     """``genfer neutralize --method latent``: Eq. 2 on every face; records as PF-ViT's, ``poker_face`` the neutral
     image, plus ``latent`` / ``neutral_latent`` (.npy) and, with ``--all``, ``strip`` (input | reconstruction |
@@ -83,42 +73,33 @@ def run_neutralize(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from genfer.commands._common import (BackgroundWriter, OutputNames, Results, expand_or_fail, finish, progress_bar,
-                                         save_png)
+    from genfer.commands._common import expand_or_fail, save_png
 
     items = expand_or_fail(args.paths)
     editor = build_editor(args)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = editor.recognizer.classes
-    out, stems = Results(args), OutputNames()
-    with BackgroundWriter(max_pending=4 * args.batch_size) as writer, progress_bar(args, len(items), "img") as bar:
-        for res in editor.iter_neutralize(items, aligned=args.aligned):
-            stem = stems(res.path)
-            faces, lines, pending = [], [], []
-            for k, face in enumerate(res.faces):
-                base = out_dir / f"{stem}_face{k + 1}"
-                name = lambda suffix: str(base.with_name(base.name + suffix))  # noqa: E731
-                label = max(face.probabilities, key=face.probabilities.get)
-                record = {"box": [round(float(v), 1) for v in face.box], "landmarks": None, "label": label,
-                          "probabilities": {n: round(float(face.probabilities[n]), 5) for n in names},
-                          "source": face.source, "score": None, "poker_face": name("_poker.png"),
-                          "latent": name("_wplus.npy"), "neutral_latent": name("_neutral_wplus.npy"),
-                          "poker_face_label": max(face.neutral_probabilities, key=face.neutral_probabilities.get)}
-                pending.append(writer.submit(save_png, face.poker_face, Path(record["poker_face"]), scale=args.scale))
-                pending.append(writer.submit(save_codes, {"latent": face.wplus, "neutral_latent": face.neutral_wplus},
-                                             {"latent": record["latent"], "neutral_latent": record["neutral_latent"]}))
-                if args.all:
-                    record["strip"] = name("_strip.png")
-                    strip = np.concatenate([face.aligned, face.reconstruction, face.poker_face], axis=1)
-                    pending.append(writer.submit(save_png, strip, Path(record["strip"]), scale=args.scale))
-                faces.append(record)
-                lines.append(f"{Path(res.path).name:<40} {k + 1:>4} {label:<10} -> {record['poker_face']} (read as "
-                             f"{record['poker_face_label']})")
-            add_face_results(out, res, faces, lines, pending)
-            bar.update(1)
-        out.close()
-    return finish("neutralize", out.unreadable, len(items))
+
+    def face_output(face: Any, k: int, stem: str, writer: Any) -> tuple[dict, str, list]:
+        base = out_dir / f"{stem}_face{k + 1}"
+        name = lambda suffix: str(base.with_name(base.name + suffix))  # noqa: E731
+        label = max(face.probabilities, key=face.probabilities.get)
+        record = {"box": [round(float(v), 1) for v in face.box], "landmarks": None, "label": label,
+                  "probabilities": {n: round(float(face.probabilities[n]), 5) for n in names},
+                  "source": face.source, "score": None, "poker_face": name("_poker.png"),
+                  "latent": name("_wplus.npy"), "neutral_latent": name("_neutral_wplus.npy"),
+                  "poker_face_label": max(face.neutral_probabilities, key=face.neutral_probabilities.get)}
+        pending = [writer.submit(save_png, face.poker_face, Path(record["poker_face"]), scale=args.scale),
+                   writer.submit(save_codes, {"latent": face.wplus, "neutral_latent": face.neutral_wplus},
+                                 {"latent": record["latent"], "neutral_latent": record["neutral_latent"]})]
+        if args.all:
+            record["strip"] = name("_strip.png")
+            strip = np.concatenate([face.aligned, face.reconstruction, face.poker_face], axis=1)
+            pending.append(writer.submit(save_png, strip, Path(record["strip"]), scale=args.scale))
+        return record, f"{label:<10} -> {record['poker_face']} (read as {record['poker_face_label']})", pending
+
+    return write_faces(args, "neutralize", items, editor.iter_neutralize(items, aligned=args.aligned), face_output)
 
 
 def run_transfer(args: argparse.Namespace, pairs: list) -> int:

@@ -18,9 +18,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import (BackgroundWriter, OutputNames, Results, UserError, add_batch_options, add_common,
-                                     add_detector, expand_or_fail, finish, progress_bar, save_png)
-from genfer.commands._latent import add_face_results, add_latent_options, build_editor, save_codes
+from genfer.commands._common import (UserError, add_aligned, add_batch_options, add_common, add_detector,
+                                     expand_or_fail, save_png)
+from genfer.commands._latent import add_latent_options, build_editor, save_codes, write_faces
 
 EXAMPLE = "genfer edit photo.jpg --emotion happiness --strength 3 --sweep --out edits/"
 
@@ -36,7 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--strength", type=float, required=True, metavar="K",
                    help="K of C + K·d (w units; negative moves away from the emotion)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    add_aligned(p)
     p.add_argument("--sweep", action="store_true", help="also write a strip of edits from 0 to K (Fig. 6)")
     p.add_argument("--sweep-steps", type=int, default=5, help="strengths in the --sweep strip, 0 and K included")
     p.add_argument("--scale", type=int, default=1, help="enlarge the written strips N times (nearest)")
@@ -66,22 +66,16 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     strengths = edit_strengths(args.strength, args.sweep_steps if args.sweep else 0)
-    out, stems = Results(args), OutputNames()
-    with BackgroundWriter(max_pending=4 * args.batch_size) as writer, progress_bar(args, len(items), "img") as bar:
-        for res in editor.iter_edit(items, args.emotion, strengths, aligned=args.aligned):
-            stem = stems(res.path)
-            faces, lines, pending = [], [], []
-            for k, face in enumerate(res.faces):
-                base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
-                pending.append(writer.submit(_write, face, base, args.sweep, args.scale))
-                name = lambda suffix: str(base.with_name(base.name + suffix))  # noqa: E731
-                faces.append(face.to_dict({"edited": name("_edited.png"), "latent": name("_edited_wplus.npy"),
-                                           "input_latent": name("_wplus.npy"),
-                                           "sweep": name("_sweep.png") if args.sweep else None}))
-                note = " (no face detected: whole image)" if face.source == "whole-image" else ""
-                lines.append(f"{Path(res.path).name:<40} {k + 1:>4} -> {faces[-1]['edited']} (read as "
-                             f"{face.recognized[-1]['label']} {face.recognized[-1]['probability']:.2f}){note}")
-            add_face_results(out, res, faces, lines, pending)
-            bar.update(1)
-        out.close()
-    return finish("edit", out.unreadable, len(items))
+
+    def face_output(face: Any, k: int, stem: str, writer: Any) -> tuple[dict, str, list]:
+        base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
+        pending = [writer.submit(_write, face, base, args.sweep, args.scale)]
+        name = lambda suffix: str(base.with_name(base.name + suffix))  # noqa: E731
+        record = face.to_dict({"edited": name("_edited.png"), "latent": name("_edited_wplus.npy"),
+                               "input_latent": name("_wplus.npy"), "sweep": name("_sweep.png") if args.sweep else None})
+        note = " (no face detected: whole image)" if face.source == "whole-image" else ""
+        read = face.recognized[-1]
+        return record, f"-> {record['edited']} (read as {read['label']} {read['probability']:.2f}){note}", pending
+
+    results = editor.iter_edit(items, args.emotion, strengths, aligned=args.aligned)
+    return write_faces(args, "edit", items, results, face_output)

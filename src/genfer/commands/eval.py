@@ -9,15 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from genfer.commands._common import (
-    UserError,
-    add_backend,
-    add_common,
-    add_detector,
-    emit,
-    say_backend,
-    setup_threads,
-)
+from genfer.commands._common import (UserError, add_backend, add_common, add_detector, emit, say_backend,
+                                     start_recognizer)
 from genfer.commands._help import dataset_list
 
 
@@ -51,13 +44,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genfer.api import Recognizer
     from genfer.evaluate import evaluate_dataset, save_eval
     from genfer.paths import dataset_root
 
-    setup_threads(args)
-    rec = Recognizer(args.model, detector=args.detector, hflip_tta=args.tta, batch_size=args.batch_size,
-                     backend=args.backend)
+    rec = start_recognizer(args, hflip_tta=args.tta, batch_size=args.batch_size)
     options = {}
     if args.label_source:
         options["label_source"] = args.label_source

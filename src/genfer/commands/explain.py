@@ -14,16 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import (
-    Results,
-    add_backend,
-    add_common,
-    add_detector,
-    expand_or_fail,
-    finish,
-    say_backend,
-    setup_threads,
-)
+from genfer.commands._common import (Results, add_aligned, add_backend, add_common, add_detector, close_results,
+                                     expand_or_fail, start_recognizer)
 
 EXAMPLE = "genfer explain photo.jpg photos/ --out explained/ --json"
 
@@ -32,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("explain", help="saliency overlays (Grad-CAM++, attention rollout) of recognised faces")
     p.add_argument("paths", nargs="+", help="image files and/or folders")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the overlay PNGs")
-    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    add_aligned(p)
     add_detector(p)
     add_backend(p)
     add_common(p, jsonl=True)
@@ -40,11 +32,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genfer.api import Recognizer
     from genfer.explain import iter_explain
 
-    setup_threads(args)
-    rec = Recognizer(args.model, detector=args.detector, backend=args.backend)
+    rec = start_recognizer(args)
     items = expand_or_fail(args.paths)
     out = Results(args, header=f"{'image':<40} {'face':>4} {'label':<10} {'p':>5}  overlay")
     for record in iter_explain(rec, items, args.out, aligned=args.aligned):
@@ -54,6 +44,4 @@ def run(args: argparse.Namespace) -> int:
                   for k, f in enumerate(record["faces"])]
         unreadable = record["error"] if record["error"] and record["error"] != "no face found" else None
         out.add(record, lines, unreadable=unreadable)
-    out.close()
-    say_backend(args, rec, out.unreadable)
-    return finish("explain", out.unreadable, len(items))
+    return close_results("explain", args, out, rec, len(items))

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from genfer.commands._common import (BackgroundWriter, OutputNames, Results, add_batch_options, check_batch_size,
-                                     expand_or_fail, finish, progress_bar, save_png, shown_paths)
+from genfer.commands._common import (add_batch_options, check_batch_size, expand_or_fail, save_png, shown_paths,
+                                     write_faces)
 from genfer.commands._gan import add_gan_options, face_inverter, setup_gan
 
 
@@ -52,29 +52,20 @@ def _write_face(face, base: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    batch_size = check_batch_size(args)
+    check_batch_size(args)
     items = expand_or_fail(args.paths)
     gan = setup_gan(args)
     inverter = face_inverter(args, gan)
     out_dir = Path(args.out)
-    out, stems, shown = Results(args), OutputNames(), shown_paths(items)
-    with BackgroundWriter(max_pending=4 * batch_size) as writer, progress_bar(args, len(items), "img") as bar:
-        for res in inverter.iter_invert(items, aligned=args.aligned):
-            stem, name = stems(res.path), shown.get(res.path, res.path)
-            faces, lines, pending = [], [], []
-            for k, face in enumerate(res.faces):
-                base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
-                pending.append(writer.submit(_write_face, face, base))
-                faces.append({"box": [round(v, 1) for v in face.box], "source": face.source,
-                              "aligned": str(base.with_name(base.name + "_aligned.png")),
-                              "reconstruction": str(base.with_name(base.name + "_recon.png")),
-                              "latent": str(base.with_name(base.name + "_wplus.npy"))})
-                note = " (no face detected: whole image)" if face.source == "whole-image" else ""
-                lines.append(f"{name:<40} {k + 1:>4} -> {faces[-1]['reconstruction']}{note}")
-            if res.error:
-                lines.append(f"{name:<40} {'-':>4} ({res.error})")
-            out.add({"path": res.path, "faces": faces, "error": res.error}, lines,
-                    unreadable=None if res.readable else res.error, pending=pending)
-            bar.update(1)
-        out.close()
-    return finish("invert", out.unreadable, len(items))
+
+    def face_output(face: Any, k: int, stem: str, writer: Any) -> tuple[dict, str, list]:
+        base = out_dir / (stem if k == 0 else f"{stem}_{k + 1}")
+        record = {"box": [round(v, 1) for v in face.box], "source": face.source,
+                  "aligned": str(base.with_name(base.name + "_aligned.png")),
+                  "reconstruction": str(base.with_name(base.name + "_recon.png")),
+                  "latent": str(base.with_name(base.name + "_wplus.npy"))}
+        note = " (no face detected: whole image)" if face.source == "whole-image" else ""
+        return record, f"-> {record['reconstruction']}{note}", [writer.submit(_write_face, face, base)]
+
+    return write_faces(args, "invert", items, inverter.iter_invert(items, aligned=args.aligned), face_output,
+                       shown=shown_paths(items))

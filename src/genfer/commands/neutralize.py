@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from genfer.commands._common import (BackgroundWriter, OutputNames, Results, add_batch_options, add_common,
-                                     add_detector, check_batch_size, expand_or_fail, finish, progress_bar, save_png,
-                                     setup_threads, shown_paths, UserError)
+from genfer.commands._common import (BackgroundWriter, OutputNames, Results, add_aligned, add_batch_options,
+                                     add_common, add_detector, check_batch_size, expand_or_fail, finish, progress_bar,
+                                     save_png, setup_threads, shown_paths, UserError)
 from genfer.commands._help import model_help
 from genfer.commands._video import add_video_options, any_video, neutralize_videos, reject_video_options
 from genfer.commands._latent import add_latent_options
@@ -40,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder for the poker-face PNGs (photos; required for them)")
     add_common(p, model=False, jsonl=True)
     p.add_argument("--model", default="pfvit", help=model_help("neutralize", "PF-ViT"))
-    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    add_aligned(p)
     p.add_argument("--all", action="store_true", help="also write a strip: input | reconstruction | poker face | "
                                                       "emotion image G(V_e)")
     p.add_argument("--scale", type=int, default=1, help="enlarge the written images N times (nearest)")

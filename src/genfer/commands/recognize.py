@@ -17,14 +17,14 @@ from typing import Any
 from genfer.commands._common import (
     OutputNames,
     Results,
+    add_aligned,
     add_backend,
     add_common,
     add_detector,
+    close_results,
     expand_or_fail,
-    finish,
-    say_backend,
-    setup_threads,
     shown_paths,
+    start_recognizer,
 )
 from genfer.commands._video import add_video_options, any_video, photo_table, run_videos
 
@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="image files and/or folders, or videos (.mp4, .avi, ...)")
     add_common(p, jsonl=True)
     p.add_argument("--annotate", metavar="OUT", help="write annotated copies into folder OUT (videos: OUT.mp4)")
-    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    add_aligned(p)
     add_detector(p)
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")
     p.add_argument("--batch-size", type=int, default=64, help="faces per network batch")
@@ -50,13 +50,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from genfer.api import Recognizer
     from genfer.faces.io import load_image
     from genfer.render import annotate
 
-    setup_threads(args)
-    rec = Recognizer(args.model, detector=args.detector, hflip_tta=args.tta, batch_size=args.batch_size,
-                     backend=args.backend)
+    rec = start_recognizer(args, hflip_tta=args.tta, batch_size=args.batch_size)
     items = expand_or_fail(args.paths)
     if any_video(items):
         return run_videos(args, "recognize", items, rec)
@@ -85,6 +82,4 @@ def run(args: argparse.Namespace) -> int:
         table.add(res)
     bar.close()
     table.close()
-    out.close()
-    say_backend(args, rec, out.unreadable)
-    return finish("recognize", out.unreadable, len(items))
+    return close_results("recognize", args, out, rec, len(items))

@@ -26,8 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from genfer.commands._common import (BackgroundWriter, Results, add_batch_options, add_common, add_detector,
-                                     check_batch_size, finish, progress_bar, setup_threads)
+from genfer.commands._common import (BackgroundWriter, Results, add_aligned, add_batch_options, add_common,
+                                     add_detector, check_batch_size, finish, progress_bar, setup_threads)
 from genfer.commands._latent import add_latent_options
 from genfer.commands._latent import run_transfer as run_latent_transfer
 from genfer.hub import MODEL_ALIASES
@@ -92,7 +92,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("reference", nargs="?", help="the face whose expression is taken (an image or a folder of them)")
     p.add_argument("--pairs", metavar="CSV", help="CSV with source,reference columns (paths relative to the CSV)")
     p.add_argument("--out", required=True, help="output folder for the transferred faces and grids")
-    p.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
+    add_aligned(p)
     p.add_argument("--method", default="switchgan", choices=sorted(TRANSFER_METHODS),
                    help="transfer method (its default model is --model's)")
     p.add_argument("--model", help="trained model: shipped name or a run's final/ or checkpoint folder "

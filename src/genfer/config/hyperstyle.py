@@ -11,10 +11,8 @@ from typing import ClassVar
 
 from genfer.config.base import _check
 from genfer.config.psp import (CPU_ENCODER, TINY_ENCODER, InversionLossConfig, InversionLossWeights, PSpEncoderConfig,
-                               check_step_run)
-from genfer.config.recognizer import AugmentConfig
-from genfer.config.run import PooledRunConfig
-from genfer.config.stylegan2 import CPU_MODEL, GAN_AUGMENT, PAPER_MODEL, TINY_MODEL, StyleGAN2Config, _is_power_of_two
+                               StepRunConfig)
+from genfer.config.stylegan2 import CPU_MODEL, PAPER_MODEL, TINY_MODEL, StyleGAN2Config, _is_power_of_two
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class HyperNetConfig:
 
 
 @dataclass(frozen=True)
-class HyperStyleTrainConfig(PooledRunConfig):
+class HyperStyleTrainConfig(StepRunConfig):
     """A HyperStyle run (``genfer train hyperstyle``) over a frozen pSp model (encoder + generator).
 
     ``inverter`` names the pSp model whose W+ codes are the initial inversion (a shipped name, ``final/`` or run
@@ -67,21 +65,12 @@ class HyperStyleTrainConfig(PooledRunConfig):
     hypernet: HyperNetConfig = field(default_factory=HyperNetConfig)
     loss: InversionLossConfig = field(default_factory=lambda: InversionLossConfig(
         weights=InversionLossWeights(lpips=0.1, w_reg=0.0)))
-    batch_size: int = 8
-    steps: int = 500_000
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    augment: AugmentConfig = field(default_factory=lambda: GAN_AUGMENT)
-    grid_images: int = 8
-    eval_every_steps: int = 5000
-    eval_images: int = 256
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(bool(self.inverter), "inverter must name the trained pSp model (shipped name or folder)")
         _check(self.hypernet.min_resolution <= self.stylegan2.resolution,
                "hypernet.min_resolution must not exceed the generator's resolution")
-        check_step_run(self)
 
 
 TINY_HYPERNET = HyperNetConfig(stage_channels=(8, 8, 12, 16), stage_blocks=(1, 1, 1, 1), head_channels=8,

@@ -95,7 +95,33 @@ class PSpEncoderConfig:
 
 
 @dataclass(frozen=True)
-class PSpTrainConfig(PooledRunConfig):
+class StepRunConfig(PooledRunConfig):
+    """A pooled-images run counted in optimiser steps (pSp, ASIT, HyperStyle): ``steps`` of ``batch_size`` images
+    (``augment``-ed), Adam's ``lr`` and ``betas``; every ``eval_every_steps`` steps ``eval_images`` held-out
+    images are evaluated, the first ``grid_images`` of them saved as a grid (``grid_images <= eval_images <=
+    holdout``)."""
+
+    batch_size: int = 8
+    steps: int = 500_000
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    augment: AugmentConfig = field(default_factory=lambda: GAN_AUGMENT)
+    grid_images: int = 8
+    eval_every_steps: int = 5000
+    eval_images: int = 256
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(self.batch_size >= 1 and self.steps >= 1, "batch_size and steps must be >= 1")
+        _check(self.lr > 0, "lr must be > 0")
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas must be two values in [0, 1)")
+        _check(self.eval_every_steps >= 1, "eval_every_steps must be >= 1")
+        _check(0 <= self.grid_images <= self.eval_images <= self.holdout,
+               "need 0 <= grid_images <= eval_images <= holdout")
+
+
+@dataclass(frozen=True)
+class PSpTrainConfig(StepRunConfig):
     """A pSp encoder run (``genfer train psp``) against a frozen, trained generator.
 
     ``generator`` is a ``genfer train stylegan2`` run folder (its ``final/`` when finished, else its latest
@@ -112,16 +138,9 @@ class PSpTrainConfig(PooledRunConfig):
     stylegan2: StyleGAN2Config = field(default_factory=StyleGAN2Config)
     encoder: PSpEncoderConfig = field(default_factory=PSpEncoderConfig)
     loss: InversionLossConfig = field(default_factory=InversionLossConfig)
-    batch_size: int = 8
-    steps: int = 500_000
     optimizer: str = "ranger"
-    lr: float = 1e-4
     betas: tuple[float, float] = (0.95, 0.999)
     train_noise: bool = True
-    augment: AugmentConfig = field(default_factory=lambda: GAN_AUGMENT)
-    grid_images: int = 8
-    eval_every_steps: int = 5000
-    eval_images: int = 256
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -132,19 +151,6 @@ class PSpTrainConfig(PooledRunConfig):
                f"encoder.medium_end ({self.encoder.medium_end}) must be below the generator's "
                f"{self.stylegan2.n_latent} W+ entries")
         _check(self.optimizer in ("ranger", "adam"), f"optimizer must be 'ranger' or 'adam', not {self.optimizer!r}")
-        check_step_run(self)
-
-
-def check_step_run(cfg: PooledRunConfig) -> None:
-    """The checks every step-counted inversion run shares (pSp, HyperStyle): ``batch_size``, ``steps``, ``lr``,
-    ``betas``, ``eval_every_steps`` and ``grid_images <= eval_images <= holdout``."""
-    _check(cfg.batch_size >= 1 and cfg.steps >= 1, "batch_size and steps must be >= 1")  # type: ignore[attr-defined]
-    _check(cfg.lr > 0, "lr must be > 0")  # type: ignore[attr-defined]
-    _check(len(cfg.betas) == 2 and all(0 <= b < 1 for b in cfg.betas),  # type: ignore[attr-defined]
-           "betas must be two values in [0, 1)")
-    _check(cfg.eval_every_steps >= 1, "eval_every_steps must be >= 1")  # type: ignore[attr-defined]
-    _check(0 <= cfg.grid_images <= cfg.eval_images <= cfg.holdout,  # type: ignore[attr-defined]
-           "need 0 <= grid_images <= eval_images <= holdout")
 
 
 # ----------------------------------------------------------------------------- presets
@@ -186,5 +192,5 @@ __all__ = [
     "PSP_PRESETS",
     "PSpEncoderConfig",
     "PSpTrainConfig",
-    "check_step_run",
+    "StepRunConfig",
 ]

@@ -6,10 +6,13 @@
 ``mae_vit``: genfer's own ViT (:class:`genfer.models.vit.ViT`, fixed sin-cos positions), the MAE/PF-ViT encoder
 with a linear [CLS] head (``drop_rate`` is its stochastic depth).
 
-Both expose ``pooled_features(x) -> (B, D)`` (timm's ``forward_features`` pooled by its head) and ``forward_head(f) -> (B, K)`` logits.
+All subclass :class:`PooledNetRecognizer`: ``pooled_features(x) -> (B, D)`` (timm's ``forward_features`` pooled by
+its head) and ``forward_head(f) -> (B, K)`` logits.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -17,7 +20,28 @@ from torch import nn
 from genfer.config import RecognizerModelConfig
 
 
-class FaceResNet(nn.Module):
+class PooledNetRecognizer(nn.Module):
+    """A recognizer around a timm-style ``net``: ``net.forward_features`` pooled by ``net.forward_head(...,
+    pre_logits=True)`` (ResNets: global average; ViTs: the [CLS] token), then the linear classifier
+    ``net.<classifier>``."""
+
+    net: nn.Module
+    classifier: ClassVar[str]
+
+    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) normalised -> (B, D) pooled features."""
+        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """features: (B, D) -> logits (B, K)."""
+        return getattr(self.net, self.classifier)(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> logits (B, K)."""
+        return self.forward_head(self.pooled_features(x))
+
+
+class FaceResNet(PooledNetRecognizer):
     """A ResNet for face crops.
 
     Args:
@@ -32,6 +56,7 @@ class FaceResNet(nn.Module):
     """
 
     LAYERS = {10: (1, 1, 1, 1), 18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+    classifier = "fc"
 
     def __init__(
         self,
@@ -67,35 +92,11 @@ class FaceResNet(nn.Module):
         self.num_features = net.num_features
         self.num_classes = num_classes
 
-    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) normalised -> (B, D) globally pooled features."""
-        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (B, D) -> logits (B, K)."""
-        return self.net.fc(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.pooled_features(x))
-
-
-class ClassTokenViT(nn.Module):
+class ClassTokenViT(PooledNetRecognizer):
     """A recognizer around a ViT ``net`` (timm's or genfer's) that classifies its [CLS] token with ``net.head``."""
 
-    net: nn.Module
-
-    def pooled_features(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> (B, D) [CLS] features."""
-        return self.net.forward_head(self.net.forward_features(x), pre_logits=True)
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """features: (B, D) -> logits (B, K)."""
-        return self.net.head(features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, H, W) -> logits (B, K)."""
-        return self.forward_head(self.pooled_features(x))
+    classifier = "head"
 
 
 class FaceViT(ClassTokenViT):
