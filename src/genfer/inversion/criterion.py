@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import torch
 
 from genfer.config import InversionLossConfig
+from genfer.io import CheckpointError
 from genfer.losses.psp import Distance, Embedder, inversion_loss
 from genfer.metrics.lpips import build_lpips
 from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
@@ -27,19 +29,29 @@ class InversionCriterion:
         device: where the networks run.
         perceptual: a distance ``(y, x) -> (B,)`` to use instead of building one.
         identity: an embedder ``x -> (B, F)`` to use instead of building one.
+        identity_optional: when dlib's weights are not installed (the ``faceid`` extra), drop the ID term with a
+            warning instead of failing: for inference-time refinement (``genfer invert --refine``, the demo), never
+            for training, whose loss must not change silently.
     """
 
     def __init__(self, cfg: InversionLossConfig, *, device: torch.device | str = "cpu",
-                 perceptual: Distance | None = None, identity: Embedder | None = None) -> None:
-        self.cfg = cfg
+                 perceptual: Distance | None = None, identity: Embedder | None = None,
+                 identity_optional: bool = False) -> None:
         w = cfg.weights
         if perceptual is None and w.lpips > 0:
 
             perceptual = build_lpips(cfg.lpips_net, weights=cfg.lpips_weights or None, model=cfg.lpips_model,
                                      device=str(device)).requires_grad_(False)
         if identity is None and w.id > 0:
-
-            identity = FaceIDEmbedder(load_dlib_face_resnet(), size=cfg.id_size).to(device).eval().requires_grad_(False)
+            try:
+                identity = FaceIDEmbedder(load_dlib_face_resnet(), size=cfg.id_size).to(device).eval()
+                identity.requires_grad_(False)
+            except CheckpointError as exc:
+                if not identity_optional:
+                    raise
+                log.warning("%s; refining without the identity term", exc)
+                cfg = replace(cfg, weights=replace(w, id=0.0))
+        self.cfg = cfg
         self.perceptual = perceptual
         self.identity = identity
         self.perceptual_name = getattr(perceptual, "name", None if perceptual is None else type(perceptual).__name__)

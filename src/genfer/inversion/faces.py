@@ -118,7 +118,7 @@ class FaceInverter:
         """The refinement objective (built on first use)."""
         if self._criterion is None:
 
-            self._criterion = InversionCriterion(self.loss, device=self.device)
+            self._criterion = InversionCriterion(self.loss, device=self.device, identity_optional=True)
         return self._criterion
 
     @property
