@@ -8,6 +8,7 @@ import torch
 
 from genfer.config import ImageSource
 from genfer.data.arrays import split_tensor
+from genfer.data.base import FaceImages
 from genfer.data.registry import dataset_options, open_dataset
 from genfer.paths import data_root, dataset_root
 
@@ -18,6 +19,12 @@ def source_root(source: ImageSource) -> Path:
         return dataset_root(source.dataset.lower(), None)
     root = Path(source.root)
     return root if root.is_absolute() or root.exists() else data_root() / root
+
+
+def open_source(source: ImageSource) -> FaceImages:
+    """Every image of ``source`` as a pool holds it (FERPlus images its majority convention drops are kept)."""
+    options = {"keep_dropped": True} if "keep_dropped" in dataset_options(source.dataset) else {}
+    return open_dataset(source.dataset, source_root(source), source.split or None, **options)
 
 
 def load_image_pool(
@@ -37,8 +44,7 @@ def load_image_pool(
     """
     parts, names = [], []
     for src in sources:
-        options = {"keep_dropped": True} if "keep_dropped" in dataset_options(src.dataset) else {}
-        ds = open_dataset(src.dataset, source_root(src), src.split or None, **options)
+        ds = open_source(src)
         parts.append(split_tensor(ds, size, channels, progress=progress))
         names += [f"{ds.name}:{i}" for i in ds.ids]
     images = torch.cat(parts) if len(parts) > 1 else parts[0]
@@ -47,7 +53,7 @@ def load_image_pool(
     return images, names
 
 
-__all__ = ["load_image_pool", "source_root", "split_holdout"]
+__all__ = ["load_image_pool", "open_source", "source_root", "split_holdout"]
 
 
 def split_holdout(n: int, holdout: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

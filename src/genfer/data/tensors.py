@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from genfer.config import DataConfig
 from genfer.data.arrays import split_tensor
-from genfer.data.base import drop_unreadable
+from genfer.data.base import FaceImages, drop_unreadable
 from genfer.data.registry import open_dataset
 from genfer.paths import dataset_root
 
@@ -25,6 +25,14 @@ class SplitTensors:
     targets: torch.Tensor
     labels: torch.Tensor
     classes: tuple[str, ...]
+
+
+def open_labelled(data: DataConfig, split: str, limit: int = 0) -> FaceImages:
+    """The labelled images of split ``split`` of ``data.dataset`` (the first ``limit`` of them; 0: all), not yet read."""
+    options = {"label_source": data.label_source} if data.dataset == "ferplus" else {}
+    ds = open_dataset(data.dataset, dataset_root(data.dataset, data.root), split, **options)
+    keep = (ds.labels >= 0).nonzero()[0]
+    return ds.subset(keep[:limit] if limit else keep)
 
 
 def load_split(
@@ -45,12 +53,7 @@ def load_split(
     ``data.target == "votes"`` and the dataset has them, else one-hot labels (N, ``num_classes``).
     """
 
-    options = {"label_source": data.label_source} if data.dataset == "ferplus" else {}
-    ds = open_dataset(data.dataset, dataset_root(data.dataset, data.root), split, **options)
-    keep = (ds.labels >= 0).nonzero()[0]
-    if limit:
-        keep = keep[:limit]
-    ds = ds.subset(keep)
+    ds = open_labelled(data, split, limit)
     if data.skip_bad:
         ds, bad = drop_unreadable(ds, progress=progress)
         if bad:
@@ -90,7 +93,7 @@ def mix_teacher(targets: torch.Tensor, ids: list[str], path: str, weight: float)
     return (1 - weight) * targets + weight * teacher
 
 
-__all__ = ["SplitTensors", "load_split", "load_train_val", "mix_teacher"]
+__all__ = ["SplitTensors", "load_split", "load_train_val", "mix_teacher", "open_labelled"]
 
 
 def load_train_val(
