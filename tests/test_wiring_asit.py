@@ -16,6 +16,7 @@ from safetensors.torch import load_file as load_state_dict
 from safetensors.torch import save_file
 
 import genfer.train.asit as asit_train
+import genfer.train.batches as batches
 import genfer.train.ifer as ifer_train
 from genfer.config import (
     ASIT_PRESETS,
@@ -120,7 +121,7 @@ def recorded(tmp_path_factory, module_spy):
     rec["d_loss"] = spy(asit_train, "iid_d_loss")
     rec["opt"] = spy(asit_train, "build_encoder_optimizer")
     rec["rng"] = {"aug": []}
-    spy(asit_train, "augmented_batch", before=lambda images, c, gen, **kw: rec["rng"]["aug"].append(gen.get_state()))
+    spy(batches, "augmented_batch", before=lambda images, c, gen, **kw: rec["rng"]["aug"].append(gen.get_state()))
     asit_train.train_asit(cfg, tmp / "run", progress=False)
     rec["metrics"] = [json.loads(line) for line in (tmp / "run" / "metrics.jsonl").read_text().splitlines()]
     rec["run"] = tmp / "run"

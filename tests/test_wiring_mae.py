@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+import genfer.train.batches as batches
 import genfer.train.mae as mae_train
 from genfer.config import MAE_TRAIN_PRESETS, apply_overrides
 
@@ -42,7 +43,7 @@ def run(tmp, spy, mp, *extra, steps=2):
         rec["model"], rec["forward"] = model, spy(model, "forward")
 
     spy(mae_train, "build_mae", after=record_model)
-    rec["aug"] = spy(mae_train, "augmented_batch")
+    rec["aug"] = spy(batches, "augmented_batch")
     rec["loss"] = spy(mae_train, "mae_loss")
     rec["clip"] = []
     real_clip = torch.nn.utils.clip_grad_norm_

@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import genfer.train.batches as batches
 import genfer.train.pfvit as pf
 from genfer.config import PFVIT_PRESETS, apply_overrides
 
@@ -66,7 +67,7 @@ def recorded(request, tmp_path_factory, module_spy):
         rec["disc_frozen"].append(not any(p.requires_grad for p in rec["model"].discriminator.parameters()))
 
     rec.update(
-        data=spy(pf, "load_train_val"), aug=spy(pf, "augmented_batch"),
+        data=spy(pf, "load_train_val"), aug=spy(batches, "augmented_batch"),
         g_losses=spy(pf, "pfvit_generator_losses", before=note_disc),
         d_loss=spy(pf, "pfvit_discriminator_loss", before=note_disc),
         dis=spy(pf, "discrimination_loss"), emo=spy(pf, "emotion_loss"), rec=spy(pf, "reconstruction_loss"),

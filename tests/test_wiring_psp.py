@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file as load_state_dict
 
+import genfer.train.batches as batches
 import genfer.train.psp as psp_train
 from genfer.config import (
     PSP_PRESETS,
@@ -95,7 +96,7 @@ def recorded(tmp_path_factory, module_spy):
     spy(psp_train, "build_psp", after=record_psp)
     rec["opt"] = spy(psp_train, "build_encoder_optimizer")
     rec["rng"] = {"aug": [], "noise": []}
-    rec["aug"] = spy(psp_train, "augmented_batch",
+    rec["aug"] = spy(batches, "augmented_batch",
                      before=lambda images, c, gen, **kw: rec["rng"]["aug"].append(gen.get_state()))
     psp_train.train_psp(cfg, tmp / "run", progress=False, max_steps=STEPS)
     rec["metrics"] = [json.loads(line) for line in (tmp / "run" / "metrics.jsonl").read_text().splitlines()]

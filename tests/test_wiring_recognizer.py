@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+import genfer.train.batches as batches
 import genfer.train.recognizer as rg
 from genfer.config import apply_overrides, preset
 
@@ -31,7 +32,7 @@ def recorded(tmp_path_factory, module_spy):
     record_weight_average(mp, rec)
     rec["data"] = spy(rg, "load_train_val")
     rec["aug_rng"] = []
-    rec["aug"] = spy(rg, "augmented_batch", before=lambda images, cfg_, gen, **kw: rec["aug_rng"].append(gen.get_state()))
+    rec["aug"] = spy(batches, "augmented_batch", before=lambda images, cfg_, gen, **kw: rec["aug_rng"].append(gen.get_state()))
     rec["ce"] = spy(torch.nn.functional, "cross_entropy")
     rec["clip"] = []
     real_clip = torch.nn.utils.clip_grad_norm_

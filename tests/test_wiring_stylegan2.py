@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import genfer.train.batches as batches
 import genfer.train.stylegan2 as sg
 from genfer.config import STYLEGAN2_PRESETS, apply_overrides
 
@@ -86,7 +87,7 @@ def recorded(tmp_path_factory, module_spy):
 
     rng: dict[str, list] = {"aug": [], "fake": []}
     rec = {
-        "aug": spy(sg, "augmented_batch", before=lambda images, c, gen, **kw: rng["aug"].append(gen.get_state())),
+        "aug": spy(batches, "augmented_batch", before=lambda images, c, gen, **kw: rng["aug"].append(gen.get_state())),
         "fake": spy(sg, "fake_batch", before=lambda g, gen, **kw: rng["fake"].append(gen.get_state())), "d_loss": spy(sg, "d_logistic_loss"),
         "g_loss": spy(sg, "g_nonsaturating_loss"), "r1": spy(sg, "r1_penalty", before=r1_by_hand),
         "pl_len": spy(sg, "path_lengths", before=pl_by_hand), "pl_pen": spy(sg, "path_length_penalty"),

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import genfer.train.batches as batches
 import genfer.train.switchgan as sw
 from genfer.config import SWITCHGAN_ABLATIONS, SWITCHGAN_PRESETS, apply_overrides
 from genfer.train.distributed import DistInfo
@@ -51,7 +52,8 @@ def recorded(module_spy):
     names = ["adversarial_d_loss", "adversarial_g_loss", "interpolation_d_loss", "interpolation_g_loss",
              "classification_loss", "combine_losses", "reconstruction_loss", "perceptual_loss", "pixel_sum_loss",
              "total_variation", "augmented_batch"]
-    rec.update({name: spy(sw, name) for name in names})
+    rec.update({name: spy(sw, name) for name in names})  # augmented_batch: the pair batches
+    rec["classifier_augmented_batch"] = spy(batches, "augmented_batch")  # C's originals (training_batch)
     rec["draw"] = spy(t.sampler, "draw")
     rec["references"] = spy(t.sampler, "references")
     rec["pair_batch"] = spy(t, "pair_batch")
@@ -192,7 +194,7 @@ def test_classifier_sees_synthesised_faces_with_their_target_labels(recorded):
     tr = recorded["transfer"][0]
     x_rep, _references, src, targets = tr.args
     b = len(src) // k
-    x = recorded["augmented_batch"][2].out  # C's originals
+    x = recorded["classifier_augmented_batch"][0].out  # C's originals
     y = t.labels[t.plan.indices(0)]
     assert torch.equal(x_rep, x.repeat_interleave(k, 0)) and torch.equal(src, y.repeat_interleave(k))
     assert (targets != src).all(), "synthesised faces need another expression than their source"

@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from genfer.config import PRECISIONS
 from genfer.io.images import normalize
 
 
@@ -60,10 +61,6 @@ def predict_probs_with(
             z = (z + logits(x.flip(-1))) / 2
         out.append(z.float().softmax(-1).cpu())
     return torch.cat(out) if out else torch.zeros(0, num_classes)
-
-
-PRECISIONS = ("float32", "bfloat16")
-"""Network arithmetic of the batched generative pipelines: ``float32``, or ``bfloat16`` autocast."""
 
 
 def check_precision(precision: str) -> str:

@@ -61,6 +61,7 @@ from genfer.config.psp import (
     PSpTrainConfig,
 )
 from genfer.config.recognizer import (
+    PRECISIONS,
     RECOGNIZER_PRESETS,
     AugmentConfig,
     DataConfig,
@@ -125,6 +126,7 @@ __all__ = [
     "MAE_TRAIN_PRESETS",
     "ORTHOGONALITY_OPTIONS",
     "OptimConfig",
+    "PRECISIONS",
     "PFVIT_PRESETS",
     "PFViTLossWeights",
     "PFViTModelConfig",

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from genfer.config.base import _check
 from genfer.config.mae import MAE_PRESETS, MAEConfig
-from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
+from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig, check_float32_only
 from genfer.config.run import RunConfig
 
 ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
@@ -115,6 +115,7 @@ class PFViTTrainConfig(RunConfig):
         super().__post_init__()
         _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
         _check(self.grid_images >= 0, "grid_images must be >= 0")
+        check_float32_only("PF-ViT", self.optim, self.disc_optim)
 
 
 PFVIT_PRESETS: dict[str, PFViTTrainConfig] = {

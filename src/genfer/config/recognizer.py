@@ -97,9 +97,16 @@ class AugmentConfig:
         _check(self.rotate_deg >= 0 and self.scale >= 0 and self.shift >= 0, "augment ranges must be >= 0")
 
 
+PRECISIONS = ("float32", "bfloat16")
+"""Network arithmetic: ``float32``, or ``bfloat16`` autocast (``torch.autocast``). In training (``optim.precision``)
+it covers the step's forward pass and loss; weights, gradients, optimiser state, weight average and validation
+stay float32. The batched generative pipelines' ``--precision`` takes the same values."""
+
+
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimiser, schedule and regularisation."""
+    """Optimiser, schedule and regularisation; ``precision`` of the training step's forward pass and loss
+    (:data:`PRECISIONS`; ``bfloat16``: recognizer and MAE training)."""
 
     optimizer: str = "sgd"
     lr: float = 0.1
@@ -112,6 +119,7 @@ class OptimConfig:
     ema_decay: float = 0.999
     grad_clip: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "optim.betas must be two values in [0, 1)")
@@ -121,6 +129,14 @@ class OptimConfig:
         _check(self.batch_size > 0, "optim.batch_size must be > 0")
         _check(0 <= self.label_smoothing < 1, "optim.label_smoothing must be in [0, 1)")
         _check(0 <= self.ema_decay < 1, "optim.ema_decay must be in [0, 1)")
+        _check(self.precision in PRECISIONS,
+               f"optim.precision must be 'float32' or 'bfloat16', not {self.precision!r}")
+
+
+def check_float32_only(method: str, *optims: OptimConfig) -> None:
+    """Reject ``optim.precision`` bfloat16 for a method whose trainer has no bfloat16 step."""
+    _check(all(o.precision == "float32" for o in optims),
+           f"optim.precision bfloat16 is for recognizer and MAE training; {method} trains in float32 only")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
 from genfer.config.base import _check
-from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig
+from genfer.config.recognizer import AugmentConfig, DataConfig, OptimConfig, check_float32_only
 from genfer.config.run import RunConfig
 
 CROP_TEMPLATES = ("fer2013", "gen")
@@ -212,6 +212,7 @@ class SwitchGANTrainConfig(RunConfig):
         _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
         _check(self.grid_images >= 0, "grid_images must be >= 0")
         _check(self.data.target == "label", "data.target must be 'label': the switch needs one expression per face")
+        check_float32_only("the switch-unit GAN", self.gan_optim, self.cls_optim)
         _check(self.loss_reduction in LOSS_REDUCTIONS,
                f"loss_reduction must be one of {', '.join(LOSS_REDUCTIONS)}, not {self.loss_reduction!r}")
         _check(self.perceptual_pairing in PERCEPTUAL_PAIRINGS,

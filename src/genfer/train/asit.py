@@ -26,7 +26,6 @@ from typing import Any
 import torch
 
 from genfer.config import ASITTrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.hub import discriminator_state, load_model
 from genfer.inversion.criterion import InversionCriterion
 from genfer.inversion.load import inversion_parts, load_gan
@@ -38,6 +37,7 @@ from genfer.models.asit import build_asit_encoder, synthesis_features
 from genfer.models.iid import InversionDiscriminator
 from genfer.models.psp import PSp, resize_to
 from genfer.models.stylegan2 import build_discriminator, build_generator
+from genfer.train.batches import training_batch
 from genfer.train.distributed import average_gradients
 from genfer.train.psp import build_encoder_optimizer, heldout_hooks, pooled_run_data
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -169,9 +169,8 @@ def train_asit(cfg: ASITTrainConfig, ctx: TrainContext) -> dict[str, Any]:
         return {"d_loss": loss.item(), **logged}
 
     def train_step(step: int) -> dict[str, float]:
-        x_full = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
-                                 step_generator(cfg.seed, step, AUGMENT_STREAM), global_batch=b, local=local)
-        x_full = x_full.to(info.device)
+        x_full = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step, AUGMENT_STREAM), pool,
+                                subset=train_idx, device=info.device)
         x = resize_to(x_full, size)
         noise = None
         if cfg.train_noise:

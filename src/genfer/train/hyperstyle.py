@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from genfer.config import HyperStyleTrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.inversion.criterion import InversionCriterion
 from genfer.inversion.load import inversion_parts, load_gan
 from genfer.io import CheckpointError, step_generator
@@ -27,6 +26,7 @@ from genfer.io.images import normalize
 from genfer.models.hyperstyle import HyperStyle, build_hypernet
 from genfer.models.psp import build_psp_encoder, resize_to
 from genfer.models.stylegan2 import build_generator
+from genfer.train.batches import training_batch
 from genfer.train.distributed import average_gradients
 from genfer.train.psp import evaluate_inversion, heldout_hooks, pooled_run_data
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -73,12 +73,10 @@ def train_hyperstyle(cfg: HyperStyleTrainConfig, ctx: TrainContext) -> dict[str,
     run = ctx.start(cfg, modules={"model": model}, optimizers={"hypernet": optimizer})
     criterion = InversionCriterion(cfg.loss, device=info.device)
     size = model.encoder.input_size
-    b, local = plan.global_batch, plan.local
 
     def train_step(step: int) -> dict[str, float]:
-        x = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
-                            step_generator(cfg.seed, step, AUGMENT_STREAM), global_batch=b, local=local)
-        x = resize_to(x.to(info.device), size)
+        x = resize_to(training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step, AUGMENT_STREAM), pool,
+                                     subset=train_idx, device=info.device), size)
         hypernet.train()
         optimizer.zero_grad(set_to_none=True)
         terms = iteration_losses(model, criterion, x, backward=True)

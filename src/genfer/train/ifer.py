@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from genfer.config import IFERTrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
 from genfer.hub import load_model
 from genfer.io import CheckpointError, step_generator
@@ -25,6 +24,7 @@ from genfer.io.weights import load_into
 from genfer.metrics.classification import classification_report
 from genfer.models.ifer import IFER, build_fer_encoder, build_ifer
 from genfer.predict import predict_probs
+from genfer.train.batches import training_batch
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_scheduler, optimizer_step
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -83,10 +83,8 @@ def train_ifer(cfg: IFERTrainConfig, ctx: TrainContext) -> dict[str, Any]:
                     schedulers={"scheduler": scheduler})
 
     def train_step(step: int) -> dict[str, float]:
-        idx = plan.indices(step)
-        x = augmented_batch(train.images[idx], cfg.augment, step_generator(cfg.seed, step),
-                            global_batch=plan.global_batch, local=plan.local).to(info.device)
-        target = train.targets[idx].to(info.device)
+        x, target = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step), train.images,
+                                   train.targets, device=info.device)
         model.train()
         loss = F.cross_entropy(model(x), target, label_smoothing=cfg.label_smoothing)
         optimizer_step(loss, model, optimizer, scheduler=scheduler)

@@ -3,7 +3,8 @@
 Each global step draws its batch order from ``(seed, epoch)``, its augmentation and its masking noise
 from ``(seed, step)`` for the whole global batch, and each rank takes its contiguous slice, as the
 recognizer trainer does. A held-out slice of the pooled images gives the validation loss (fixed masks)
-and the reconstruction grids written to ``run_dir/grids/step-<S>.png``.
+and the reconstruction grids written to ``run_dir/grids/step-<S>.png``. ``optim.precision=bfloat16`` runs
+the forward pass and the loss under bfloat16 autocast (weights and validation stay float32).
 
 The finished encoder and decoder are exported to ``run_dir/final/`` (``model.safetensors`` with the
 whole MAE, ``config.json``); PF-ViT and the ViT baselines start from it.
@@ -18,13 +19,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from genfer.config import MAETrainConfig
-from genfer.data.augment import augmented_batch
 from genfer.data.pool import load_image_pool, split_holdout
 from genfer.io import step_generator
 from genfer.io.images import normalize
 from genfer.losses.mae import mae_loss, patch_stats
 from genfer.models.mae import MaskedAutoencoder, build_mae, patchify
+from genfer.predict import autocast
 from genfer.render import save_grid
+from genfer.train.batches import training_batch
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler, optimizer_step
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -86,13 +88,13 @@ def train_mae(cfg: MAETrainConfig, ctx: TrainContext) -> dict[str, Any]:
     num_patches = model.num_patches
 
     def train_step(step: int) -> dict[str, float]:
-        idx = train_idx[plan.indices(step)]
-        x = augmented_batch(pool[idx], cfg.augment, step_generator(cfg.seed, step), global_batch=plan.global_batch,
-                            local=plan.local).to(info.device)
+        x = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step), pool, subset=train_idx,
+                           device=info.device)
         noise = torch.rand(plan.global_batch, num_patches, generator=step_generator(cfg.seed, step, MASK_STREAM))
         model.train()
-        out = ddp(x, noise=noise[plan.local].to(info.device))
-        loss = mae_loss(out.pred, patchify(x, model.patch_size), out.mask, norm_pix=cfg.mae.norm_pix)
+        with autocast(info.device, cfg.optim.precision):
+            out = ddp(x, noise=noise[plan.local].to(info.device))
+            loss = mae_loss(out.pred, patchify(x, model.patch_size), out.mask, norm_pix=cfg.mae.norm_pix)
         optimizer_step(loss, model, optimizer, scheduler=scheduler, grad_clip=cfg.optim.grad_clip)
         return {"loss": loss.item(), "epoch": plan.epoch(step + 1), "lr": optimizer.param_groups[0]["lr"]}
 
@@ -112,7 +114,7 @@ def train_mae(cfg: MAETrainConfig, ctx: TrainContext) -> dict[str, Any]:
 
     hooks = [Hook(every=plan.every(cfg.grid_every_epochs), fn=validate)] if len(held) else []
     return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("val_loss",),
-                      start_info={"train_images": plan.n, "heldout_images": len(held)},
+                      start_info={"train_images": plan.n, "heldout_images": len(held), "precision": cfg.optim.precision},
                       export=lambda folder: export_model_folder(folder, cfg, model.state_dict()))
 
 

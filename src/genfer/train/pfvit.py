@@ -32,7 +32,6 @@ from typing import Any, Callable
 import torch
 
 from genfer.config import MAEConfig, PFViTModelConfig, PFViTTrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
 from genfer.hub import load_model
 from genfer.io import CheckpointError, step_generator
@@ -53,6 +52,7 @@ from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
 from genfer.models.pfvit import PFViT, build_pfvit
 from genfer.predict import predict_probs
 from genfer.render import save_grid
+from genfer.train.batches import training_batch
 from genfer.train.distributed import average_gradients
 from genfer.train.ema import weight_average
 from genfer.train.loop import BatchPlan, Hook
@@ -219,10 +219,8 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
                     optimizers={"esgc": opt_g, "d": opt_d}, schedulers={"esgc": sched_g, "d": sched_d})
 
     def train_step(step: int) -> dict[str, float]:
-        idx = plan.indices(step)
-        x = augmented_batch(train.images[idx], cfg.augment, step_generator(cfg.seed, step),
-                            global_batch=plan.global_batch, local=plan.local).to(info.device)
-        labels, targets = train.labels[idx].to(info.device), train.targets[idx].to(info.device)
+        x, labels, targets = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step), train.images,
+                                            train.labels, train.targets, device=info.device)
         model.train()
         disc.requires_grad_(False)
         terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)

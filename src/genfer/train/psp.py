@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 from genfer.config import PSpTrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.data.pool import load_image_pool, split_holdout
 from genfer.inversion.criterion import InversionCriterion
 from genfer.inversion.load import inversion_parts, load_gan
@@ -31,6 +30,7 @@ from genfer.metrics.ssim import mse, psnr, ssim
 from genfer.models.psp import PSp, build_psp_encoder, resize_to
 from genfer.models.stylegan2 import build_generator
 from genfer.render import save_grid
+from genfer.train.batches import training_batch
 from genfer.train.distributed import average_gradients
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -113,9 +113,8 @@ def train_psp(cfg: PSpTrainConfig, ctx: TrainContext) -> dict[str, Any]:
     b, local = plan.global_batch, plan.local
 
     def train_step(step: int) -> dict[str, float]:
-        x = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
-                            step_generator(cfg.seed, step, AUGMENT_STREAM), global_batch=b, local=local)
-        x = resize_to(x.to(info.device), size)
+        x = resize_to(training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step, AUGMENT_STREAM), pool,
+                                     subset=train_idx, device=info.device), size)
         noise = None
         if cfg.train_noise:
             maps = decoder.make_noise(generator=step_generator(cfg.seed, step, NOISE_STREAM), batch=b)

@@ -5,6 +5,9 @@ Every random draw of step ``s`` (batch order, augmentation) comes from generator
 slice; so a run resumed at ``s`` continues exactly, and ``W`` ranks with batch ``B / W`` each take the
 same steps as one process with batch ``B`` (exactly so with ``model.norm=group``; BatchNorm statistics are
 per rank under DDP on CPU, where SyncBatchNorm does not exist — on CUDA it is converted to SyncBatchNorm).
+
+``optim.precision=bfloat16`` runs the forward pass and the loss under bfloat16 autocast
+(:func:`genfer.predict.autocast`); weights, gradients, optimiser, weight average and validation stay float32.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from genfer.config import RecognizerTrainConfig
-from genfer.data.augment import augmented_batch
 from genfer.data.tensors import load_train_val
 from genfer.hub import read_model_config
 from genfer.io import load_matching, load_state_dict, step_generator
 from genfer.metrics.classification import accuracy
 from genfer.models.recognizer import build_recognizer
-from genfer.predict import predict_probs
+from genfer.predict import autocast, predict_probs
+from genfer.train.batches import training_batch
 from genfer.train.ema import weight_average
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler, optimizer_step
@@ -58,12 +61,11 @@ def train_recognizer(cfg: RecognizerTrainConfig, ctx: TrainContext) -> dict[str,
     ddp = DistributedDataParallel(model) if info.enabled else model
 
     def train_step(step: int) -> dict[str, float]:
-        idx = plan.indices(step)
-        x = augmented_batch(train.images[idx], cfg.augment, step_generator(cfg.seed, step),
-                            global_batch=plan.global_batch, local=plan.local).to(info.device)
-        y = train.targets[idx].to(info.device)
+        x, y = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step), train.images, train.targets,
+                              device=info.device)
         model.train()
-        loss = F.cross_entropy(ddp(x), y, label_smoothing=cfg.optim.label_smoothing)
+        with autocast(info.device, cfg.optim.precision):
+            loss = F.cross_entropy(ddp(x), y, label_smoothing=cfg.optim.label_smoothing)
         optimizer_step(loss, model, optimizer, scheduler=scheduler, grad_clip=cfg.optim.grad_clip)
         ema.update(model, step=step + 1)
         return {"loss": loss.item(), "epoch": plan.epoch(step + 1), "lr": optimizer.param_groups[0]["lr"]}
@@ -74,7 +76,8 @@ def train_recognizer(cfg: RecognizerTrainConfig, ctx: TrainContext) -> dict[str,
 
     hooks = [Hook(every=plan.every(cfg.eval_every_epochs), fn=evaluate)] if val else []
     return ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("val_accuracy",),
-                      start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels)},
+                      start_info={"train_images": plan.n, "val_images": 0 if val is None else len(val.labels),
+                                  "precision": cfg.optim.precision},
                       export=lambda folder: export_model_folder(folder, cfg, ema.module.state_dict()))
 
 

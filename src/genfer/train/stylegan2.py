@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from genfer.config import StyleGAN2TrainConfig, to_dict
-from genfer.data.augment import augmented_batch
 from genfer.data.pool import load_image_pool, split_holdout
 from genfer.hub import DISCRIMINATOR, discriminator_state, load_model
 from genfer.inversion.load import inversion_parts, load_gan
@@ -62,6 +61,7 @@ from genfer.models.stylegan2 import (
     build_generator,
 )
 from genfer.render import save_grid
+from genfer.train.batches import training_batch
 from genfer.train.distributed import DistInfo, average_gradients
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.runner import TrainContext, export_model_folder, trainer
@@ -212,9 +212,8 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
     d_only_steps = round(cfg.d_warmup_kimg * 1000 / b)
 
     def train_step(step: int) -> dict[str, float]:
-        real = augmented_batch(pool[train_idx[plan.indices(step)]], cfg.augment,
-                               step_generator(cfg.seed, step, AUGMENT_STREAM), global_batch=b, local=local)
-        real = real.to(info.device)
+        real = training_batch(plan, step, cfg.augment, step_generator(cfg.seed, step, AUGMENT_STREAM), pool,
+                              subset=train_idx, device=info.device)
         g.train(), d.train()
         # D: logistic loss on real and (detached) fake images
         g.requires_grad_(False), d.requires_grad_(True)

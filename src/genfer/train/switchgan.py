@@ -66,6 +66,7 @@ from genfer.models.switchgan import (
 )
 from genfer.predict import predict_probs
 from genfer.render import save_grid
+from genfer.train.batches import training_batch
 from genfer.train.distributed import DistInfo, average_gradients
 from genfer.train.loop import BatchPlan, Hook
 from genfer.train.optim import build_optimizer, build_scheduler
@@ -175,10 +176,8 @@ class SwitchGANTrainer:
             images ((1 + k) b, C, H, W) in [-1, 1], labels ((1 + k) b,) (targets for the synthesised faces), b.
         """
         cfg, plan, g = self.cfg, self.plan, self.model.generator
-        idx = plan.indices(self.classifier_step(step))
-        x = augmented_batch(self.images[idx], cfg.augment, step_generator(cfg.seed, step, _STREAM_C),
-                            global_batch=plan.global_batch, local=plan.local).to(self.info.device)
-        y = self.labels[idx].to(self.info.device)
+        x, y = training_batch(plan, self.classifier_step(step), cfg.augment, step_generator(cfg.seed, step, _STREAM_C),
+                              self.images, self.labels, device=self.info.device)
         k = cfg.synthesised_for_classifier
         if not k:
             return x, y, len(y)
