@@ -35,7 +35,7 @@ from genfer.data.arrays import split_tensor
 from genfer.data.registry import open_dataset
 from genfer.data.tensors import open_labelled
 from genfer.evaluate import duplicate_mask
-from genfer.hub import load_model
+from genfer.hub import LoadedModel, load_model
 from genfer.io.images import normalize, to_uint8_tensor
 from genfer.paths import dataset_root
 
@@ -86,26 +86,34 @@ def reference_order(labels: np.ndarray) -> np.ndarray:
     return np.array([next(j % n for j in range(i + 1, i + n) if labels[j % n] != labels[i]) for i in range(n)])
 
 
-@torch.inference_mode()
-def system_rows(system: str, spec: str, scratch: Path, faces: torch.Tensor, labels: np.ndarray,
-                refs: np.ndarray, tag: str) -> list[tuple[str, torch.Tensor]]:
-    """Captioned rows of uint8 images (N, C, H, W) that model ``spec`` makes of ``faces``."""
+def load_spec(system: str, spec: str, scratch: Path) -> tuple[LoadedModel, str]:
+    """The model ``spec`` names (checked to be a ``system`` model) and the name its rows are captioned with."""
     folder = model_folder(spec, scratch)
     name = Path(folder).name if Path(folder).name not in ("final", "") else str(Path(folder).parent.name)
+    if system == "psp":
+        from genfer.inversion.load import load_gan
+
+        return load_gan(folder), name
+    return load_model(folder, methods=(system,)), name
+
+
+@torch.inference_mode()
+def system_rows(system: str, loaded: LoadedModel, name: str, faces: torch.Tensor, labels: np.ndarray,
+                refs: np.ndarray, tag: str) -> list[tuple[str, torch.Tensor]]:
+    """Captioned rows of uint8 images (N, C, H, W) that ``loaded`` makes of ``faces``."""
     x = normalize(faces.float() / 255.0)
     if system == "pfvit":
-        out = load_model(folder, methods=("pfvit",)).model.render(x)
+        out = loaded.model.render(x)
         return [(f"{tag}: reconstruction\n{name}", to_uint8_tensor(out["x_hat"])),
                 (f"{tag}: poker face\n{name}", to_uint8_tensor(out["x_tilde"]))]
     if system == "switchgan":
-        generator = load_model(folder, methods=("switchgan",)).model.generator
+        generator = loaded.model.generator
         lab = torch.as_tensor(labels, dtype=torch.long)
         out = generator.transfer(x, x[refs], lab, lab[refs])
         return [(f"{tag}: transfer\n{name}", to_uint8_tensor(out))]
     from genfer.inversion.faces import FaceInverter
-    from genfer.inversion.load import load_gan
 
-    inverter = FaceInverter(load_gan(folder))
+    inverter = FaceInverter(loaded)
     crops = faces[:, 0].numpy() if faces.shape[1] == 1 else faces.permute(0, 2, 3, 1).numpy()
     recon = np.stack([r for r, _ in inverter.invert_crops(crops)])
     recon = torch.from_numpy(recon)
@@ -141,7 +149,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        probe = load_model(model_folder(args.old, scratch))
+        models = {tag: load_spec(args.system, spec, scratch) for tag, spec in (("old", args.old), ("new", args.new))}
+        probe = models["old"][0]
         cfg = probe.config
         if args.system == "psp":
             from genfer.inversion.load import inversion_parts
@@ -157,8 +166,8 @@ def main() -> None:
         rows = [("input\n(FER2013Valid)", faces)]
         if args.system == "switchgan":
             rows.append(("reference", faces[refs]))
-        for tag, spec in (("old", args.old), ("new", args.new)):
-            rows += system_rows(args.system, spec, scratch, faces, labels, refs, tag)
+        for tag, (loaded, name) in models.items():
+            rows += system_rows(args.system, loaded, name, faces, labels, refs, tag)
     image = figure(rows, side=max(96, size * SCALE))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     image.save(args.out, optimize=True)

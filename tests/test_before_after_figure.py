@@ -43,3 +43,15 @@ def test_old_model_is_read_from_git(tmp_path):
     assert fig.model_folder("pfvit", tmp_path) == "pfvit"
     with pytest.raises(SystemExit, match="cannot read"):
         fig.model_folder("git:HEAD:no-such-model", tmp_path)
+
+
+def test_load_spec_checks_the_system_and_names_the_rows(tmp_path):
+    from genfer.io.files import CheckpointError
+
+    fig = _script()
+    loaded, name = fig.load_spec("psp", "psp-gray64", tmp_path)
+    assert name == "psp-gray64" and loaded.method in ("psp", "stylegan2")
+    with pytest.raises(CheckpointError):
+        fig.load_spec("psp", "switchgan-fer2013-48", tmp_path)
+    with pytest.raises(CheckpointError):
+        fig.load_spec("switchgan", "psp-gray64", tmp_path)
