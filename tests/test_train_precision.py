@@ -87,11 +87,11 @@ def test_mae_bfloat16_autocasts_the_forward_pass(tmp_path, spy):
 def test_bad_precision_is_a_one_line_error(capsys, tmp_path):
     from conftest import assert_user_error, run_cli
 
-    with pytest.raises(ConfigError, match=r"^optim.precision must be 'float32' or 'bfloat16', not 'bf16'$"):
+    with pytest.raises(ConfigError, match=r"^optim.precision must be one of float32, bfloat16, not 'bf16'$"):
         apply_overrides(preset("tiny"), ["optim.precision=bf16"])
     code, _, err = run_cli(capsys, "train", "--preset", "tiny", "--set", "optim.precision=fp16", "--out",
                            str(tmp_path / "r"))
-    assert_user_error(code, err, "optim.precision must be 'float32' or 'bfloat16', not 'fp16'")
+    assert_user_error(code, err, "optim.precision must be one of float32, bfloat16, not 'fp16'")
 
 
 @pytest.mark.parametrize("presets,key,method", [(PFVIT_PRESETS, "disc_optim", "PF-ViT"),

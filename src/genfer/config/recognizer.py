@@ -130,7 +130,7 @@ class OptimConfig:
         _check(0 <= self.label_smoothing < 1, "optim.label_smoothing must be in [0, 1)")
         _check(0 <= self.ema_decay < 1, "optim.ema_decay must be in [0, 1)")
         _check(self.precision in PRECISIONS,
-               f"optim.precision must be 'float32' or 'bfloat16', not {self.precision!r}")
+               f"optim.precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
 def check_float32_only(method: str, *optims: OptimConfig) -> None:
