@@ -78,7 +78,10 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     ``ema_kimg`` thousand images (``β = 0.5 ** (batch / (ema_kimg·1000))``, rosinality's ``accumulate`` at
     batch 32); ``ema_rampup`` > 0 shortens it early in training (StyleGAN2-ADA). The last ``holdout``
     pooled images are kept out of training; FID (``genfer-fer:<fid_model>`` features) compares
-    ``fid_images`` EMA samples with them every ``eval_every_kimg`` (0 images: no FID).
+    ``fid_images`` EMA samples with them every ``eval_every_kimg`` (0 images: no FID). With FID on, the run
+    folder's ``best/`` holds the model (G_EMA and D) of the best FID so far; ``plateau_kimg`` > 0 ends the run
+    when FID has not improved for that many kimg, and then (and whenever it is set) ``final/`` is that best
+    snapshot rather than the last weights. It is a stopping rule: it may be changed when a run resumes.
 
     ``init_from`` (a shipped name, model folder or run folder holding a generator of this architecture) warm-starts
     G and G_EMA from its EMA generator, and D from its discriminator when the folder keeps one; the first
@@ -109,10 +112,13 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     fid_model: str = "fer-resnet18s-48"
     init_from: str = ""
     d_warmup_kimg: float = 0.0
+    plateau_kimg: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.d_warmup_kimg >= 0, "d_warmup_kimg must be >= 0")
+        _check(self.plateau_kimg >= 0, "plateau_kimg must be >= 0")
+        _check(self.plateau_kimg == 0 or self.fid_images > 0, "plateau_kimg needs FID (fid_images > 0)")
         _check(self.batch_size >= 2, f"batch_size must be >= 2, not {self.batch_size}")
         _check(self.kimg > 0, "kimg must be > 0")
         _check(self.lr > 0, "lr must be > 0")
@@ -159,10 +165,12 @@ STYLEGAN2_PRESETS: dict[str, StyleGAN2TrainConfig] = {
     ),
     # R1 γ from StyleGAN2-ADA's heuristic 0.0002·res²/batch; path length off (cost); EMA ramp-up as ADA's auto.
     # 1500 kimg: 10-17 h at the 25-45 img/s measured on one core (benchmarks/stylegan2_speed.py); grids and FID
-    # every 50 kimg show when the faces are good enough, and pSp can start from any checkpoint of the run.
+    # every 50 kimg show when the faces are good enough, and pSp can start from any checkpoint of the run. The run
+    # ends earlier when FID has not improved for 200 kimg; final/ is then the best-FID snapshot.
     "cpu": StyleGAN2TrainConfig(
         name="stylegan2-cpu", model=CPU_MODEL, holdout=1000, batch_size=32, kimg=1500.0, r1_gamma=0.0256,
         pl_weight=0.0, ema_kimg=10.0, ema_rampup=0.05, grid_images=32, eval_every_kimg=50.0, fid_images=1000,
+        plateau_kimg=200.0,
     ),
     # StyleGAN2 config-f (rosinality's train.py defaults: R1 γ 10, path length 2, mixing 0.9, batch 32).
     "paper": StyleGAN2TrainConfig(name="stylegan2-paper", model=PAPER_MODEL, kimg=25000.0),

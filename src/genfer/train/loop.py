@@ -42,15 +42,16 @@ from genfer.io import (
     save_checkpoint,
 )
 from genfer.io.rng import epoch_permutation
-from genfer.train.distributed import DistInfo, init_distributed
+from genfer.train.distributed import DistInfo, broadcast_flag, init_distributed
 from genfer.runs import marked_running
 from genfer.train.metrics_log import MetricsLog
 from genfer.train.tensorboard_log import TensorBoardLog
 
 log = logging.getLogger(__name__)
 
-RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints"})
-"""Config keys that may change between a run and its resumption (they do not change what is learnt)."""
+RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints", "plateau_kimg"})
+"""Config keys that may change between a run and its resumption (they do not change what is learnt; a
+stopping rule such as ``plateau_kimg`` only decides where the run ends)."""
 
 LENGTH_KEYS = frozenset({"epochs", "kimg", "steps"})
 """Config leaf names (at any depth) giving a run's length: changing them on resume reschedules the run."""
@@ -367,6 +368,7 @@ class TrainingRun:
         hooks: list[Hook] | tuple[Hook, ...] = (),
         log_every: int = 50,
         start_info: dict[str, Any] | None = None,
+        stop_when: Callable[[], str | None] | None = None,
     ) -> dict[str, Any]:
         """Run ``step_fn(step)`` (which returns scalars to log) from the current step to the end.
 
@@ -376,9 +378,12 @@ class TrainingRun:
             max_steps: stop (with a checkpoint) after this global step, e.g. to split a run.
             hooks: periodic rank-0 callbacks whose scalars are logged under their ``event``.
             start_info: extra fields of the ``start`` metrics record.
+            stop_when: an early-stopping rule, asked on rank 0 after the hooks have run (e.g. a plateau of an
+                evaluated metric); a reason (str) ends the run as finished, with a checkpoint.
 
         Returns:
-            ``step``, ``total_steps``, ``train_seconds``, ``finished`` and the last value of each hook scalar.
+            ``step``, ``total_steps``, ``train_seconds``, ``finished``, ``stopped_early`` (the reason or None) and
+            the last value of each hook scalar.
         """
         from tqdm import tqdm
 
@@ -391,9 +396,13 @@ class TrainingRun:
         bar = tqdm(total=total_steps, initial=self.step, disable=not (self.progress and main), unit="step",
                    desc=self.name)
         last: dict[str, Any] = {}
+        early: str | None = None
+        if stop_when is not None and self.step > 0:  # a resumed run that had already stopped early stays stopped
+            early = stop_when() if main else None
+            early = (early or "stopped early") if broadcast_flag(early is not None, self.info) else None
         last_ckpt = time.monotonic()
         with StopFlag() as stop, self._session() as events:
-            while self.step < stop_at:
+            while self.step < stop_at and early is None:
                 t0 = time.perf_counter()
                 scalars = step_fn(self.step)
                 self.step += 1
@@ -419,6 +428,10 @@ class TrainingRun:
                         events.scalars(hook.event, self.step, out)
                         if grid_path(self.run_dir, self.step).is_file():
                             events.image("grids", grid_path(self.run_dir, self.step), self.step)
+                if stop_when is not None and any(self.step % h.every == 0 for h in hooks):
+                    reason = stop_when() if main else None
+                    if broadcast_flag(reason is not None, self.info):
+                        early = reason or "stopped early"
                 if stop.raised or (main and time.monotonic() - last_ckpt > self.checkpoint_minutes * 60):
                     self.checkpoint()
                     last_ckpt = time.monotonic()
@@ -427,10 +440,14 @@ class TrainingRun:
                     break
             bar.close()
             self.checkpoint()
+        finished = self.step >= total_steps or early is not None
+        if main and early:
+            log.warning("%s: the run ends at step %d", early, self.step)
         if main:
-            self.metrics.write(event="end", step=self.step, finished=self.step >= total_steps)
+            self.metrics.write(event="end", step=self.step, finished=finished,
+                               **({"stopped_early": early} if early else {}))
         return {"step": self.step, "total_steps": total_steps, "train_seconds": round(self.train_seconds, 1),
-                "finished": self.step >= total_steps, **last}
+                "finished": finished, "stopped_early": early, **last}
 
 
 __all__ = [

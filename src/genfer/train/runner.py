@@ -72,17 +72,20 @@ class TrainContext:
     def finish(self, run: TrainingRun, step_fn: Callable[[int], dict[str, float]], *, total_steps: int,
                hooks: list[Hook] | tuple[Hook, ...] = (), start_info: dict[str, Any] | None = None,
                export: Callable[[Path], Any] | None = None, metrics: tuple[str, ...] = (),
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run the loop to ``total_steps`` (or ``max_steps``); when finished, ``export(run_dir / "final")`` on rank 0.
+               extra: dict[str, Any] | None = None,
+               stop_when: Callable[[], str | None] | None = None) -> dict[str, Any]:
+        """Run the loop to ``total_steps`` (or ``max_steps``, or until ``stop_when`` gives a reason: see
+        :meth:`TrainingRun.loop`); when finished, ``export(run_dir / "final")`` on rank 0.
 
         Returns the summary: ``step``, ``total_steps``, ``train_seconds``, the last value of each of ``metrics``
-        (None if never measured) and ``extra``.
+        (None if never measured), ``stopped_early`` when a stopping rule ended the run, and ``extra``.
         """
         summary = run.loop(step_fn, total_steps=total_steps, max_steps=self.max_steps, hooks=hooks,
-                           start_info=start_info)
+                           start_info=start_info, stop_when=stop_when)
         if self.info.is_main and summary["finished"] and export is not None:
             export(self.run_dir / "final")
-        return run_summary(summary, *metrics) | (extra or {})
+        early = {"stopped_early": summary["stopped_early"]} if summary.get("stopped_early") else {}
+        return run_summary(summary, *metrics) | early | (extra or {})
 
 
 def export_model_folder(folder: Path, cfg: RunConfig, state: dict[str, torch.Tensor], *,

@@ -25,6 +25,7 @@ logged with each value), and ``final/`` (``model.safetensors``: the ``g_ema`` st
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,10 @@ from genfer.models.stylegan2 import (
 )
 from genfer.render import save_grid
 from genfer.train.batches import training_batch
+from genfer.train.best import BestSnapshot
 from genfer.train.distributed import DistInfo, average_gradients
 from genfer.train.loop import BatchPlan, Hook
+from genfer.train.metrics_log import read_metrics
 from genfer.train.runner import TrainContext, export_model_folder, trainer
 
 log = logging.getLogger(__name__)
@@ -265,20 +268,37 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
         fid = FIDMonitor(pool[held_idx[: cfg.fid_images]], model=cfg.fid_model, style_dim=m.style_dim, seed=cfg.seed,
                          device=info.device)
 
+    def export(folder: Path) -> Path:
+        return export_model_folder(folder, cfg, generator_state(g_ema), extra={DISCRIMINATOR: d.state_dict()})
+
+    log_file = run_dir / "metrics.jsonl"
+    best = BestSnapshot.from_records(run_dir / "best", "fid", read_metrics(log_file) if log_file.is_file() else (),
+                                     upto_step=run.step, position=lambda s: s * b / 1000)
+
     def evaluate(step: int) -> dict[str, Any]:
         out: dict[str, Any] = {"kimg": step * b / 1000}
         if cfg.grid_images:
             save_sample_grid(g_ema, grid_z, run_dir / "grids" / f"step-{step:09d}.png", seed=cfg.seed)
         if fid is not None:
-            out |= {"fid": fid(g_ema), "fid_extractor": fid.name, "fid_images": cfg.fid_images}
+            value = fid(g_ema)
+            out |= {"fid": value, "fid_extractor": fid.name, "fid_images": cfg.fid_images,
+                    "best_so_far": best.offer(value, step=step, position=step * b / 1000, export=export)}
         return out
+
+    def export_final(folder: Path) -> None:
+        if cfg.plateau_kimg > 0 and best.holds_best():
+            shutil.copytree(best.folder, folder, dirs_exist_ok=True)
+            return
+        if cfg.plateau_kimg > 0:
+            log.warning("best/ does not hold the best FID's weights (measured at step %s before it was kept): "
+                        "final/ holds the last weights", best.step)
+        export(folder)
 
     hooks = [Hook(every=cfg.every_steps(cfg.eval_every_kimg), fn=evaluate)] if cfg.grid_images or fid else []
     summary = ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("fid", "fid_extractor"),
-                         start_info={"train_images": plan.n, "heldout_images": len(held_idx)},
-                         export=lambda folder: export_model_folder(folder, cfg, generator_state(g_ema),
-                                                                   extra={DISCRIMINATOR: d.state_dict()}))
-    return summary | {"kimg": run.step * b / 1000}
+                         start_info={"train_images": plan.n, "heldout_images": len(held_idx)}, export=export_final,
+                         stop_when=lambda: best.plateau(run.step * b / 1000, cfg.plateau_kimg))
+    return summary | {"kimg": run.step * b / 1000, "best_fid": best.value, "best_kimg": best.position}
 
 
 def _optimise(loss: torch.Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> None:

@@ -1,0 +1,91 @@
+"""A run's best evaluation: the model folder of the best value of a metric so far (``RUN/best/``) and the plateau
+rule that ends a run once the metric has stopped improving (StyleGAN2's FID: ``plateau_kimg``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+SNAPSHOT_FILE = "snapshot.json"
+"""In ``best/``: the metric, its value, the step and the position (e.g. kimg) of the snapshot."""
+
+
+@dataclass
+class BestSnapshot:
+    """The best value of ``metric`` (lower is better) seen at the evaluations of a run, and where it was.
+
+    ``position`` is the run's progress in the unit the plateau is counted in (kimg for StyleGAN2).
+    """
+
+    folder: Path
+    metric: str
+    value: float | None = None
+    position: float | None = None
+    step: int | None = None
+
+    @classmethod
+    def from_records(cls, folder: Path, metric: str, records: Iterable[dict[str, Any]], *, upto_step: int,
+                     position: Callable[[int], float]) -> BestSnapshot:
+        """The best of the logged evaluations up to ``upto_step`` (a resumed run's history; later records belong
+        to steps that were not checkpointed and are trained again)."""
+        best = cls(folder=Path(folder), metric=metric)
+        for r in records:
+            value, step = r.get(metric), r.get("step")
+            if r.get("event") == "eval" and isinstance(value, (int, float)) and isinstance(step, int) \
+                    and step <= upto_step and math.isfinite(value) and best._improves(float(value)):
+                best.value, best.step, best.position = float(value), step, position(step)
+        return best
+
+    def _improves(self, value: float) -> bool:
+        return math.isfinite(value) and (self.value is None or value < self.value)
+
+    def offer(self, value: float, *, step: int, position: float, export: Callable[[Path], Any]) -> bool:
+        """Record ``value`` measured at ``step``; if it is the best so far, ``export(folder)`` writes the model
+        into a temporary folder that then replaces ``best/``. True when it was the best."""
+        if not self._improves(value):
+            return False
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}.", suffix=".tmp"))
+        try:
+            export(tmp)
+            (tmp / SNAPSHOT_FILE).write_text(json.dumps(
+                {"metric": self.metric, "value": value, "step": step, "position": position}, indent=2) + "\n")
+            old = None
+            if self.folder.exists():
+                old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(self.folder, old)
+            os.replace(tmp, self.folder)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.value, self.step, self.position = value, step, position
+        return True
+
+    def holds_best(self) -> bool:
+        """Whether ``best/`` holds the snapshot of the best value (False when that evaluation predates
+        ``best/``, e.g. in a run resumed from code that did not keep it)."""
+        try:
+            saved = json.loads((self.folder / SNAPSHOT_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return self.step is not None and saved.get("step") == self.step
+
+    def plateau(self, now: float, patience: float, unit: str = "kimg") -> str | None:
+        """The reason to stop when the best value is ``patience`` or more behind ``now`` (None: go on)."""
+        if patience <= 0 or self.position is None or now - self.position < patience:
+            return None
+        return (f"{self.metric} has not improved for {now - self.position:g} {unit} "
+                f"(best {self.value:.4g} at {self.position:g} {unit})")
+
+
+__all__ = ["BestSnapshot", "SNAPSHOT_FILE"]
