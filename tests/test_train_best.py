@@ -114,3 +114,20 @@ def test_stylegan2_stops_on_a_plateau_and_ships_the_best_snapshot(tiny_dataset, 
     # the same command again: the run stays stopped (no step, no evaluation); plateau_kimg may change on resume
     again = sg.train_stylegan2(apply_overrides(cfg, ["plateau_kimg=0.012"]), run, progress=False)
     assert again["step"] == 4 and _ScriptedFID.values == [9.0] * 4
+
+
+def test_without_the_plateau_rule_final_is_the_last_weights(tiny_dataset, tmp_path, monkeypatch):
+    import genfer.train.stylegan2 as sg
+
+    monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
+    _ScriptedFID.values = [2.0, 3.0, 3.0, 3.0]
+    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
+        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
+        "fid_images=8", "eval_every_kimg=0.016"])
+    run = tmp_path / "run"
+    out = sg.train_stylegan2(cfg, run, progress=False)
+    assert out["step"] == 8 and "stopped_early" not in out and out["best_kimg"] == 0.016
+    final, best = load_state_dict(run / "final" / "model.safetensors"), load_state_dict(run / "best" / "model.safetensors")
+    last = load_state_dict(latest_checkpoint(run) / "g_ema.safetensors")
+    torch.testing.assert_close(final["style.1.weight"], last["style.1.weight"], rtol=0, atol=0)
+    assert not torch.equal(final["style.1.weight"], best["style.1.weight"])
