@@ -72,6 +72,11 @@ declare -A CMD=(
   # epochs (its curve was still rising at 16)
   [recognizer-fer2013-distilled]="train --preset cpu_fer2013 --set init_from=$RUNS/cpu-distill/final --set optim.epochs=24 --set optim.precision=bfloat16 --out $RUNS/fer2013-distilled"
   [psp]="train psp --preset cpu --set generator=$RUNS/stylegan2-cpu --out $RUNS/psp-cpu"
+  # pSp encoder probes before the final pSp (SSIM target 0.60; the shipped encoder's curve rose 0.007 per 1k steps to
+  # 0.519 at 9k): the cpu encoder against a wider, deeper one, 3k steps each on one fixed generator snapshot (the run's
+  # best/ at 700 kimg, copied to stylegan2-snap700), compared at equal steps and equal training seconds
+  [psp-probe]="train psp --preset cpu --set generator=$RUNS/stylegan2-snap700 --set steps=3000 --set eval_every_steps=500 --out $RUNS/psp-probe-base"
+  [psp-probe-wide]="train psp --preset cpu --set generator=$RUNS/stylegan2-snap700 --set steps=3000 --set eval_every_steps=500 --set encoder.stage_channels=[64,96,128,256] --set encoder.stage_blocks=[2,3,4,2] --out $RUNS/psp-probe-wide"
   # latent emotion editing (docs/latent-editing.md), on the final generator's pSp model: directions (60,000 samples,
   # about an hour), InterFaceGAN's SVM and the per-entry W+ variant for comparison, and HyperStyle over that pSp
   [directions]="directions fit --preset cpu --model $RUNS/psp-cpu --out $RUNS/directions-cpu"
