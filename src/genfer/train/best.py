@@ -39,7 +39,7 @@ class BestSnapshot:
         for r in records:
             value, step = r.get(metric), r.get("step")
             if r.get("event") == "eval" and isinstance(value, (int, float)) and isinstance(step, int) \
-                    and step <= upto_step and math.isfinite(value) and best._improves(float(value)):
+                    and step <= upto_step and best._improves(float(value)):
                 best.value, best.step, best.position = float(value), step, position(step)
         return best
 

@@ -396,10 +396,14 @@ class TrainingRun:
         bar = tqdm(total=total_steps, initial=self.step, disable=not (self.progress and main), unit="step",
                    desc=self.name)
         last: dict[str, Any] = {}
-        early: str | None = None
-        if stop_when is not None and self.step > 0:  # a resumed run that had already stopped early stays stopped
-            early = stop_when() if main else None
-            early = (early or "stopped early") if broadcast_flag(early is not None, self.info) else None
+
+        def ask_stop() -> str | None:
+            """``stop_when``'s answer on rank 0, agreed by every rank."""
+            reason = stop_when() if main and stop_when is not None else None
+            return (reason or "stopped early") if broadcast_flag(reason is not None, self.info) else None
+
+        # a resumed run that had already stopped early stays stopped
+        early = ask_stop() if stop_when is not None and self.step > 0 else None
         last_ckpt = time.monotonic()
         with StopFlag() as stop, self._session() as events:
             while self.step < stop_at and early is None:
@@ -429,9 +433,7 @@ class TrainingRun:
                         if grid_path(self.run_dir, self.step).is_file():
                             events.image("grids", grid_path(self.run_dir, self.step), self.step)
                 if stop_when is not None and any(self.step % h.every == 0 for h in hooks):
-                    reason = stop_when() if main else None
-                    if broadcast_flag(reason is not None, self.info):
-                        early = reason or "stopped early"
+                    early = ask_stop()
                 if stop.raised or (main and time.monotonic() - last_ckpt > self.checkpoint_minutes * 60):
                     self.checkpoint()
                     last_ckpt = time.monotonic()

@@ -271,25 +271,28 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
     def export(folder: Path) -> Path:
         return export_model_folder(folder, cfg, generator_state(g_ema), extra={DISCRIMINATOR: d.state_dict()})
 
+    def kimg(step: int) -> float:
+        return step * b / 1000
+
     log_file = run_dir / "metrics.jsonl"
     best = BestSnapshot.from_records(run_dir / "best", "fid", read_metrics(log_file) if log_file.is_file() else (),
-                                     upto_step=run.step, position=lambda s: s * b / 1000)
+                                     upto_step=run.step, position=kimg)
 
     def evaluate(step: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"kimg": step * b / 1000}
+        out: dict[str, Any] = {"kimg": kimg(step)}
         if cfg.grid_images:
             save_sample_grid(g_ema, grid_z, run_dir / "grids" / f"step-{step:09d}.png", seed=cfg.seed)
         if fid is not None:
             value = fid(g_ema)
             out |= {"fid": value, "fid_extractor": fid.name, "fid_images": cfg.fid_images,
-                    "best_so_far": best.offer(value, step=step, position=step * b / 1000, export=export)}
+                    "best_so_far": best.offer(value, step=step, position=kimg(step), export=export)}
         return out
 
     def export_final(folder: Path) -> None:
-        if cfg.plateau_kimg > 0 and best.holds_best():
-            shutil.copytree(best.folder, folder, dirs_exist_ok=True)
-            return
         if cfg.plateau_kimg > 0:
+            if best.holds_best():
+                shutil.copytree(best.folder, folder, dirs_exist_ok=True)
+                return
             log.warning("best/ does not hold the best FID's weights (measured at step %s before it was kept): "
                         "final/ holds the last weights", best.step)
         export(folder)
@@ -297,8 +300,8 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
     hooks = [Hook(every=cfg.every_steps(cfg.eval_every_kimg), fn=evaluate)] if cfg.grid_images or fid else []
     summary = ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("fid", "fid_extractor"),
                          start_info={"train_images": plan.n, "heldout_images": len(held_idx)}, export=export_final,
-                         stop_when=lambda: best.plateau(run.step * b / 1000, cfg.plateau_kimg))
-    return summary | {"kimg": run.step * b / 1000, "best_fid": best.value, "best_kimg": best.position}
+                         stop_when=lambda: best.plateau(kimg(run.step), cfg.plateau_kimg))
+    return summary | {"kimg": kimg(run.step), "best_fid": best.value, "best_kimg": best.position}
 
 
 def _optimise(loss: torch.Tensor, module: nn.Module, optimizer: torch.optim.Optimizer, info: DistInfo) -> None:
