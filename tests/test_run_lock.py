@@ -87,3 +87,21 @@ def test_a_failed_first_checkpoint_is_a_one_line_error(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match=r"No space left on device\); no earlier checkpoint"):
         _checkpoint(tmp_path / "run", 1, 1.0)
     assert latest_checkpoint(tmp_path / "run") is None
+
+
+def test_atomic_folder_replaces_on_success_and_keeps_the_old_folder_on_failure(tmp_path):
+    from genfer.io.files import atomic_folder
+
+    target = tmp_path / "best"
+    with atomic_folder(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target and not target.exists()  # not visible while written
+        (tmp / "a.txt").write_text("first")
+    with pytest.raises(KeyError):
+        with atomic_folder(target) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise KeyError("interrupted")
+    assert (target / "a.txt").read_text() == "first"
+    with atomic_folder(target) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]                # replaced, not merged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]               # no temp or old folders left

@@ -15,16 +15,14 @@ half-written checkpoint where :func:`load_latest` looks. Older checkpoints beyon
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 
-from genfer.io.files import CheckpointError, _umask, atomic_write_bytes
+from genfer.io.files import CheckpointError, atomic_folder, atomic_write_bytes
 from genfer.io.weights import save_state_dict
 
 
@@ -48,26 +46,19 @@ def save_checkpoint(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"ckpt-{step:09d}"
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".ckpt-{step:09d}.", suffix=".tmp"))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
-        for name, state in modules.items():
-            save_state_dict(state, tmp / f"{name}.safetensors")
-        torch.save(trainer_state, tmp / "trainer.pt")
-        (tmp / "config.json").write_text(json.dumps(config, indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with atomic_folder(final) as tmp:
+            for name, state in modules.items():
+                save_state_dict(state, tmp / f"{name}.safetensors")
+            torch.save(trainer_state, tmp / "trainer.pt")
+            (tmp / "config.json").write_text(json.dumps(config, indent=2))
         atomic_write_bytes(run_dir / "latest", f"{final.name}\n".encode())
-    except (OSError, SafetensorError, RuntimeError) as exc:  # a full disk (torch.save raises RuntimeError): the
-        shutil.rmtree(tmp, ignore_errors=True)                 # checkpoint `latest` points at is untouched
+    except (OSError, SafetensorError, RuntimeError) as exc:
+        # e.g. a full disk (torch.save raises RuntimeError): the checkpoint `latest` names is untouched
         kept = (run_dir / "latest").read_text().strip() if (run_dir / "latest").is_file() else None
         reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
         raise CheckpointError(f"cannot write checkpoint {final} ({reason}); "
                               + (f"{run_dir / kept} is kept" if kept else "no earlier checkpoint")) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     for old in sorted(run_dir.glob("ckpt-*"))[:-keep]:
         if old != final:
             shutil.rmtree(old, ignore_errors=True)

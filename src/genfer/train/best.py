@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from genfer.io.files import atomic_folder
 
 SNAPSHOT_FILE = "snapshot.json"
 """In ``best/``: the metric, its value, the step and the position (e.g. kimg) of the snapshot."""
@@ -51,23 +50,10 @@ class BestSnapshot:
         into a temporary folder that then replaces ``best/``. True when it was the best."""
         if not self._improves(value):
             return False
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}.", suffix=".tmp"))
-        try:
+        with atomic_folder(self.folder) as tmp:
             export(tmp)
             (tmp / SNAPSHOT_FILE).write_text(json.dumps(
                 {"metric": self.metric, "value": value, "step": step, "position": position}, indent=2) + "\n")
-            old = None
-            if self.folder.exists():
-                old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(self.folder, old)
-            os.replace(tmp, self.folder)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.value, self.step, self.position = value, step, position
         return True
 
