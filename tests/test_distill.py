@@ -36,3 +36,22 @@ def test_teacher_weight_is_validated():
 
     with pytest.raises(ValueError, match="teacher_weight must be in"):
         DataConfig(teacher_weight=1.5)
+
+
+def test_load_split_mixes_the_teacher_into_the_training_split_only(tiny_dataset, tmp_path):
+    """Teacher rows for the training images only (uniform 1/8, per id): with w = 0.25 the training targets become
+    0.75 * one-hot + 0.25 / 8, the labels stay; the validation split keeps its one-hot targets (its ids have no
+    teacher rows, so mixing them would fail)."""
+    from genfer.config import DataConfig
+    from genfer.data.tensors import load_split, open_labelled
+
+    data = DataConfig(dataset="folder", root=str(tiny_dataset), target="label")
+    train_ids = open_labelled(data, "train", 0).ids
+    teacher = _teacher(tmp_path, list(reversed(train_ids)), np.full((len(train_ids), 8), 1 / 8))
+    data = DataConfig(dataset="folder", root=str(tiny_dataset), target="label", teacher=teacher, teacher_weight=0.25)
+    kw = dict(num_classes=8, image_size=16, in_chans=1)
+    train, valid = load_split(data, "train", **kw), load_split(data, "valid", **kw)
+    one_hot = torch.nn.functional.one_hot(train.labels, 8).float()
+    torch.testing.assert_close(train.targets, 0.75 * one_hot + 0.25 / 8)
+    torch.testing.assert_close(valid.targets, torch.nn.functional.one_hot(valid.labels, 8).float())
+    assert len(set(train.labels.tolist())) == 8 and len(valid.labels) == 32
