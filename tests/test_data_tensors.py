@@ -12,7 +12,7 @@ from genfer.data.base import DatasetImageError
 
 
 def _with_votes(monkeypatch, votes):
-    """Give the folder dataset's split ``votes`` (rows of raw counts over its 8 classes) as FERPlus has them."""
+    """Give the folder dataset's split ``votes`` (rows of raw counts over its classes) as FERPlus has them."""
     opened = tensors.open_labelled
 
     def open_with_votes(data, split, limit=0):
