@@ -21,10 +21,10 @@ from genfer.metrics.lpips import LPIPS, GenferLPIPS
 
 def _recognizer(model: str | None):
     from genfer.config import preset
-    from genfer.hub import DEFAULT_RECOGNIZER, available_models, load_recognizer
+    from genfer.hub import REFERENCE_RECOGNIZER, available_models, load_recognizer
     from genfer.models.recognizer import build_recognizer
 
-    name = model or (DEFAULT_RECOGNIZER if DEFAULT_RECOGNIZER in available_models() else None)
+    name = model or (REFERENCE_RECOGNIZER if REFERENCE_RECOGNIZER in available_models() else None)
     if name:
         loaded = load_recognizer(name)
         return loaded.model, loaded.config.model, loaded.name, "trained"
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--size", type=int, default=48, help="input side (FER crops are 48)")
     ap.add_argument("--seconds", type=float, default=5.0, help="time per network")
-    ap.add_argument("--model", help="recognizer for genfer-fer / genfer-lpips (default: the shipped default)")
+    ap.add_argument("--model", help="recognizer for genfer-fer / genfer-lpips (default: genfer.hub.REFERENCE_RECOGNIZER)")
     ap.add_argument("--inception-weights")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -25,7 +25,7 @@ from independent_judge import (  # benchmarks/ (run as a script)
 
 from genfer.config import DataConfig
 from genfer.data.tensors import load_split
-from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.hub import REFERENCE_RECOGNIZER, load_recognizer
 from genfer.io.images import normalize, to_uint8_tensor
 from genfer.labels import class_names
 from genfer.predict import predict_probs
@@ -62,7 +62,7 @@ def independent_neutral_rates(python: str, imgs: dict[str, torch.Tensor], num_cl
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True, help="PF-ViT model folder (with its generator)")
-    ap.add_argument("--judge", default=DEFAULT_RECOGNIZER, help="recognizer that judges the poker faces")
+    ap.add_argument("--judge", default=REFERENCE_RECOGNIZER, help="recognizer that judges the poker faces")
     ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--independent-judge", nargs="?", const=DEFAULT_FER_PYTHON, metavar="PYTHON",

@@ -49,7 +49,7 @@ from independent_judge import (  # benchmarks/ (run as a script)
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
 from genfer.data.tensors import load_split
-from genfer.hub import DEFAULT_RECOGNIZER, load_model, load_recognizer
+from genfer.hub import REFERENCE_RECOGNIZER, load_model, load_recognizer
 from genfer.io.images import normalize, to_uint8_tensor
 from genfer.labels import class_names
 from genfer.metrics.emotion_score import emotion_score
@@ -226,7 +226,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", help="model trained with the interpolation loss (a run's final/ or checkpoint)")
     ap.add_argument("--run-no-inter", help="the same without the interpolation loss (No_InterL)")
-    ap.add_argument("--recognizer", default=DEFAULT_RECOGNIZER, help="recognizer of the genfer-fer FID features")
+    ap.add_argument("--recognizer", default=REFERENCE_RECOGNIZER, help="recognizer of the genfer-fer FID features")
     ap.add_argument("--judge", help="recognizer that reads the outputs' expressions (default: --recognizer); use one "
                                     "other than the model's perceptual network, whose features L_per optimised")
     ap.add_argument("--limit", type=int, default=0, help="only the first N validation faces")

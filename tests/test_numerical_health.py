@@ -126,3 +126,15 @@ def test_cli_recognize_refuses_a_nan_model_and_its_json_is_strict(tmp_path, caps
     assert code == 0
     faces = strict_loads(out)["results"][0]["faces"]
     assert faces and all(math.isfinite(p) for p in faces[0]["probabilities"].values())
+
+
+def test_saved_weights_get_the_usual_permissions(tmp_path):
+    """safetensors' own writer leaves 0600 files; shipped and checkpointed weights must be readable by others."""
+    import os
+    mask = os.umask(0o022)
+    try:
+        save_state_dict({"w": torch.ones(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o644
+    assert load_state_dict(tmp_path / "w.safetensors")["w"].tolist() == [1.0, 1.0]

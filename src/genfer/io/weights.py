@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
-from genfer.io.files import CheckpointError
+from genfer.io.files import CheckpointError, atomic_write_bytes
 
 
 def nonfinite_keys(state: dict[str, torch.Tensor]) -> list[str]:
@@ -25,8 +25,9 @@ def check_finite(state: dict[str, torch.Tensor], *, source: str) -> None:
 
 
 def save_state_dict(state: dict[str, torch.Tensor], path: Path, *, dtype: torch.dtype | None = None) -> None:
-    """Save a module state dict as safetensors (contiguous CPU copies; optional float cast); a state with a NaN
-    or an infinity is refused (:class:`CheckpointError`) and nothing is written."""
+    """Save a module state dict as safetensors (contiguous CPU copies; optional float cast), atomically and with
+    the usual file permissions; a state with a NaN or an infinity is refused (:class:`CheckpointError`) and
+    nothing is written."""
     out = {}
     for k, v in state.items():
         v = v.detach().to("cpu")
@@ -34,7 +35,7 @@ def save_state_dict(state: dict[str, torch.Tensor], path: Path, *, dtype: torch.
             v = v.to(dtype)
         out[k] = v.contiguous()
     check_finite(out, source=f"the weights to write to {path}")  # after the cast: fp16 overflows to inf
-    save_file(out, str(path))
+    atomic_write_bytes(Path(path), save(out))
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.hub import REFERENCE_RECOGNIZER, load_recognizer
 from genfer.io.images import check_signed_unit_range, match_channels, resize
 from genfer.metrics.inception import load_fid_inception
 
@@ -90,13 +90,13 @@ def build_extractor(
     """An extractor by name (see :data:`EXTRACTORS`), in eval mode on ``device``.
 
     Args:
-        model: recognizer for ``genfer-fer`` (default: the shipped default recognizer).
+        model: recognizer for ``genfer-fer`` (default: :data:`genfer.hub.REFERENCE_RECOGNIZER`, pinned).
         inception_weights: weights file for ``inception`` (default: the cache folder, see
             :func:`genfer.metrics.inception.default_inception_path`).
     """
     if name == "genfer-fer":
 
-        return load_recognizer_extractor(model or DEFAULT_RECOGNIZER, device=device)
+        return load_recognizer_extractor(model or REFERENCE_RECOGNIZER, device=device)
     if name == "inception":
 
         return InceptionExtractor(load_fid_inception(inception_weights, device=device)).eval()

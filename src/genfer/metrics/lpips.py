@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from genfer.hub import DEFAULT_RECOGNIZER, load_recognizer
+from genfer.hub import REFERENCE_RECOGNIZER, load_recognizer
 from genfer.io import CheckpointError, load_into
 from genfer.io.images import check_signed_unit_range, match_channels, resize
 from genfer.metrics.weights import read_weights
@@ -221,7 +221,7 @@ def build_lpips(net: str, *, weights: str | Path | None = None, model: str | Pat
     """``genfer`` (offline, over ``model``) or ``alex`` / ``vgg`` (needs ``weights``)."""
     if net == "genfer":
 
-        return load_genfer_lpips(model or DEFAULT_RECOGNIZER, device=device)
+        return load_genfer_lpips(model or REFERENCE_RECOGNIZER, device=device)
     if net in LPIPS_CHANNELS:
         if weights is None:
             raise CheckpointError(f"LPIPS-{net} needs a weights file (--lpips-weights PATH, lpips package key "
