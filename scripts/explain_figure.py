@@ -15,7 +15,9 @@ import argparse
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-MODELS = ("fer-resnet18s-48", "pfvit")
+from genfer.hub import DEFAULT_RECOGNIZER
+
+MODELS = (DEFAULT_RECOGNIZER, "pfvit")
 """The shipped recognizers shown: the default ResNet (Grad-CAM++) and PF-ViT (attention rollout of its encoder)."""
 
 PHOTOS = 2
