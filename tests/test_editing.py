@@ -51,6 +51,7 @@ def test_figure_numbers():
     scores = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4]])
     argmax, above = dominant_counts(scores, threshold=0.5)
     assert argmax.tolist() == [2, 1, 1] and above.tolist() == [2, 1, 0]
+    assert dominant_counts(np.array([[0.5, 0.5, 0.0]]))[1].tolist() == [0, 0, 0]  # "above" 0.5 is strictly above
     cos = cosine_matrix(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, -2.0]]))
     np.testing.assert_allclose(cos, [[1, 2**-0.5, 0], [2**-0.5, 1, -(2**-0.5)], [0, -(2**-0.5), 1]], atol=1e-12)
     # coefficients of probability regressors sum to 0: neutral = -(a1 + a2)

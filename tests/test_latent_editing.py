@@ -97,6 +97,9 @@ def test_editor_api_strength_zero_is_the_reconstruction(gray64_directions, face)
     assert np.allclose(f.edited_wplus[1] - f.wplus, 2.0 * ed.directions.direction("fear").numpy(), atol=1e-5)
     neu = ed.neutralize(face, aligned=True)[0].faces[0]
     assert neu.poker_face.shape == (64, 64) and set(neu.probabilities) == set(ed.recognizer.classes)
+    assert "neutral_strength" not in ed.directions.info and ed.neutral_strength == 6.0  # Eq. 2's k chosen on psp-gray64
+    ed.directions.info["neutral_strength"] = 9.0
+    assert Editor("pSp", ed.directions).neutral_strength == 9.0  # the directions card's k wins
 
 
 def test_edit_command_json_contract(capsys, gray64_directions, face, sample_photo, tmp_path):
