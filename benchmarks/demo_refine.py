@@ -24,6 +24,7 @@ import torch
 from inversion_report import fer2013valid_crops, quality
 
 from genfer.demo import sample_photos
+from genfer.hub import REFERENCE_FER2013_RECOGNIZER
 from genfer.inversion import DEFAULT_GAN
 from genfer.inversion.faces import FaceInverter
 from genfer.inversion.load import load_gan
@@ -42,7 +43,7 @@ def main() -> None:
     ap.add_argument("--model", default=DEFAULT_GAN)
     ap.add_argument("--steps", type=int, nargs="+", default=[0, 10, 25, 50, 100, 200])
     ap.add_argument("--valid", type=int, default=0, help="FER2013Valid crops added to the demo's faces")
-    ap.add_argument("--lpips-model", default="fer2013-resnet18s-48", help="recognizer under genfer-lpips")
+    ap.add_argument("--lpips-model", default=REFERENCE_FER2013_RECOGNIZER, help="recognizer under genfer-lpips")
     ap.add_argument("--save", help="folder for one PNG per step count: inputs on top, reconstructions below")
     args = ap.parse_args()
     from genfer.metrics.lpips import build_lpips

@@ -64,7 +64,7 @@ from genfer.data.base import FaceImages, drop_unreadable
 from genfer.data.pool import open_source
 from genfer.data.tensors import open_labelled
 from genfer.evaluate import duplicate_mask
-from genfer.hub import LoadedModel, read_model_config
+from genfer.hub import REFERENCE_FER2013_RECOGNIZER, LoadedModel, read_model_config
 from genfer.inversion.faces import FaceInverter
 from genfer.inversion.load import inversion_parts, load_gan
 from genfer.io import CheckpointError
@@ -236,9 +236,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lpips-net", default="genfer", choices=["genfer", "alex", "vgg"])
     ap.add_argument("--lpips-weights", help="LPIPS-alex/vgg weights file (lpips package key layout)")
-    ap.add_argument("--lpips-model", default="fer2013-resnet18s-48", help="recognizer under genfer-lpips")
+    ap.add_argument("--lpips-model", default=REFERENCE_FER2013_RECOGNIZER, help="recognizer under genfer-lpips")
     ap.add_argument("--fid-extractor", default="genfer-fer", choices=["genfer-fer", "inception"])
-    ap.add_argument("--fid-model", default="fer2013-resnet18s-48", help="recognizer of the genfer-fer FID* features")
+    ap.add_argument("--fid-model", default=REFERENCE_FER2013_RECOGNIZER, help="recognizer of the genfer-fer FID* features")
     ap.add_argument("--inception-weights", help="FID Inception-v3 weights file (--fid-extractor inception)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)

@@ -27,7 +27,7 @@ import torch
 
 from genfer.config import SWITCHGAN_PRESETS, apply_overrides
 from genfer.data.tensors import load_split
-from genfer.hub import load_model, load_recognizer
+from genfer.hub import REFERENCE_FER2013_RECOGNIZER, load_model, load_recognizer
 from genfer.io.images import normalize
 from genfer.losses.switchgan import perceptual_loss, pixel_sum_loss, total_variation
 from genfer.metrics.ghosting import crossfade_fit
@@ -158,7 +158,7 @@ def finetune(args, judge) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="switchgan", help="switch-unit GAN (shipped name or model folder)")
-    ap.add_argument("--judge", default="fer2013-resnet18s-48", help="recognizer for the hit rate")
+    ap.add_argument("--judge", default=REFERENCE_FER2013_RECOGNIZER, help="recognizer for the hit rate")
     ap.add_argument("--pairs", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--finetune-steps", type=int, default=0, help="fine-tune probe instead of the inference figures")

@@ -194,7 +194,7 @@ def test_shipped_model_transfers_real_faces(data_root):
     from genfer.config import DataConfig
     from genfer.io.images import normalize, to_uint8_tensor
     from genfer.data.tensors import load_split
-    from genfer.hub import MODEL_ALIASES, available_models, load_recognizer
+    from genfer.hub import MODEL_ALIASES, REFERENCE_FER2013_RECOGNIZER, available_models, load_recognizer
     from genfer.predict import predict_probs
     from genfer.hub import load_model
 
@@ -203,7 +203,7 @@ def test_shipped_model_transfers_real_faces(data_root):
     val = load_split(DataConfig(label_source="fer2013", target="label"), "valid", 700, num_classes=7, image_size=48,
                      in_chans=1)
     pick = torch.cat([(val.labels == k).nonzero().flatten()[:10] for k in range(7)])
-    judge = load_recognizer("fer2013-resnet18s-48")  # the judge of the switch-unit GAN's reports
+    judge = load_recognizer(REFERENCE_FER2013_RECOGNIZER)  # the judge of the switch-unit GAN's reports
     for target in (0, 1):  # neutral, happiness
         src = pick[val.labels[pick] != target]
         ref = (val.labels == target).nonzero().flatten()[: len(src)]

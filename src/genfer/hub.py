@@ -27,12 +27,15 @@ DEFAULT_RECOGNIZER = "fer-resnet18s-48-kd"
 """Name of the default recognizer (FERPlus crowd labels, 8 classes; distilled from two teachers)."""
 
 FER2013_RECOGNIZER = "fer2013-resnet18s-48-kd"
-"""The shipped recognizer trained on FER2013's original 7-class labels (fine-tuned from the default). The earlier
-``fer2013-resnet18s-48`` stays shipped: the switch-unit GAN's reports are judged by it."""
+"""The shipped recognizer trained on FER2013's original 7-class labels (fine-tuned from the default)."""
 
 REFERENCE_RECOGNIZER = "fer-resnet18s-48"
 """The recognizer under genfer's FID* (``genfer-fer``) and genfer-LPIPS defaults and the generators' reports: pinned,
 so that a better default recognizer does not make the figures measured with it incomparable."""
+
+REFERENCE_FER2013_RECOGNIZER = "fer2013-resnet18s-48"
+"""The 7-class twin of :data:`REFERENCE_RECOGNIZER`, pinned for the same reason: the judge of the switch-unit GAN's
+reports and the network under the inversion reports' LPIPS* and FID*."""
 
 MODEL_ALIASES = {"pfvit": "pfvit-vit-t-48", "switchgan": "switchgan-fer2013-48", "psp": "psp-gray64",
                  "hyperstyle": "hyperstyle-gray64", "asit": "asit-gray64", "ifer": "ifer-gray64"}
@@ -224,6 +227,7 @@ def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: P
 __all__ = [
     "DEFAULT_RECOGNIZER",
     "FER2013_RECOGNIZER",
+    "REFERENCE_FER2013_RECOGNIZER",
     "REFERENCE_RECOGNIZER",
     "LoadedModel",
     "MODEL_ALIASES",
