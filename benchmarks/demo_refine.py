@@ -1,8 +1,8 @@
 """How many ``--refine`` steps the demo's inversion row should take: quality against CPU seconds, as JSON.
 
 For each step count (0 = the pSp encoder alone), the faces of ``genfer demo``'s packaged sample photos (and
-optionally the first ``--valid`` FER2013Valid crops) are inverted the way ``genfer invert --refine STEPS`` does
-(:class:`~genfer.inversion.faces.FaceInverter`, one optimisation per photo's faces) and scored against the
+optionally the first ``--valid`` FER2013Valid crops, without pixel copies of the generator's training faces) are
+inverted the way ``genfer invert --refine STEPS`` does (:class:`~genfer.inversion.faces.FaceInverter`, one optimisation per photo's faces) and scored against the
 aligned input with :func:`inversion_report.quality` (SSIM, MSE, PSNR, LPIPS*, identity*; see that script).
 ``cpu_seconds_per_face`` is the process's CPU time (user + system, all threads) per face, the one-off building
 of the refinement's networks excluded (``criterion_cpu_seconds``).
@@ -21,13 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inversion_report import fer2013valid_crops, quality
+from inversion_report import fer2013valid_set, quality, training_sources
 
+from genfer.config import DataConfig
 from genfer.demo import sample_photos
 from genfer.hub import REFERENCE_FER2013_RECOGNIZER
 from genfer.inversion import DEFAULT_GAN
 from genfer.inversion.faces import FaceInverter
-from genfer.inversion.load import load_gan
+from genfer.inversion.load import inversion_parts, load_gan
 from genfer.io.images import to_tensor
 
 
@@ -55,7 +56,10 @@ def main() -> None:
     embed = FaceIDEmbedder(load_dlib_face_resnet()).eval()
     sets = {"demo": demo_faces(FaceInverter(gan))}
     if args.valid:
-        valid = fer2013valid_crops(gan, args.valid).numpy()
+        arch = inversion_parts(gan).arch
+        held = fer2013valid_set(DataConfig(), args.valid, training_sources(gan)[0], size=arch.resolution,
+                                channels=arch.img_channels)
+        valid = held.crops.numpy()
         sets["fer2013valid"] = valid[:, 0] if valid.shape[1] == 1 else valid.transpose(0, 2, 3, 1)
     report: dict = {"model": str(args.model), "threads": torch.get_num_threads(), "sets": {}}
     for name, crops in sets.items():
