@@ -77,11 +77,12 @@ declare -A CMD=(
   # best/ at 700 kimg, copied to stylegan2-snap700), compared at equal steps and equal training seconds
   [psp-probe]="train psp --preset cpu --set generator=$RUNS/stylegan2-snap700 --set steps=3000 --set eval_every_steps=500 --out $RUNS/psp-probe-base"
   [psp-probe-wide]="train psp --preset cpu --set generator=$RUNS/stylegan2-snap700 --set steps=3000 --set eval_every_steps=500 --set encoder.stage_channels=[64,96,128,256] --set encoder.stage_blocks=[2,3,4,2] --out $RUNS/psp-probe-wide"
-  # latent emotion editing (docs/latent-editing.md), on the final generator's pSp model: directions (60,000 samples,
-  # about an hour), InterFaceGAN's SVM and the per-entry W+ variant for comparison, and HyperStyle over that pSp
-  [directions]="directions fit --preset cpu --model $RUNS/psp-cpu --out $RUNS/directions-cpu"
-  [directions-svm]="directions fit --preset cpu --model $RUNS/psp-cpu --method svm --extremes 3000 --out $RUNS/directions-cpu-svm"
-  [directions-wplus]="directions fit --preset cpu --model $RUNS/psp-cpu --space wplus --out $RUNS/directions-cpu-wplus"
+  # latent emotion editing (docs/latent-editing.md), on the final generator (its run folder: directions need no encoder,
+  # and the pSp trained on it holds the same weights, checked by the generator fingerprint): directions (60,000
+  # samples, about 25 min alone), InterFaceGAN's SVM and the per-entry W+ variant for comparison; HyperStyle over pSp
+  [directions]="directions fit --preset cpu --model $RUNS/stylegan2-cpu --out $RUNS/directions-cpu"
+  [directions-svm]="directions fit --preset cpu --model $RUNS/stylegan2-cpu --method svm --extremes 3000 --out $RUNS/directions-cpu-svm"
+  [directions-wplus]="directions fit --preset cpu --model $RUNS/stylegan2-cpu --space wplus --out $RUNS/directions-cpu-wplus"
   [hyperstyle]="train hyperstyle --preset cpu --set inverter=$RUNS/psp-cpu --out $RUNS/hyperstyle-cpu"
   # ASIT / IFER (docs/asit-ifer.md) on the final generator's run ($RUNS/stylegan2-cpu, keeping its discriminator for
   # IID): ASIT at pSp's budget (12k steps of 16, Table 1); Table 4 at an equal 3k-step budget against asit-short;
