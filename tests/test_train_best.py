@@ -30,7 +30,8 @@ def test_best_of_the_logged_evaluations_up_to_the_resumed_step(tmp_path):
     assert (best.value, best.step, best.position) == (2.0, 200, 6.4)
     assert not best.holds_best()  # no best/ folder was written for it
     empty = BestSnapshot.from_records(tmp_path / "best", "fid", [], upto_step=400, position=float)
-    assert empty.value is None and empty.plateau(1e9, 200) is None
+    assert empty.value is None and empty.plateau(200) is None
+    assert best.evaluated_at == 12.8  # the latest evaluation up to the resumed step (the NaN one counts too)
 
 
 def test_offer_keeps_only_improvements_and_replaces_the_folder(tmp_path):
@@ -60,11 +61,23 @@ def test_a_failed_export_keeps_the_previous_best(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
 
 
-def test_plateau_counts_from_the_best_position():
-    best = BestSnapshot(Path("unused"), "fid", value=0.686, position=650.0, step=20306)
-    assert best.plateau(849.9, 200) is None
-    assert best.plateau(850.0, 200) == "fid has not improved for 200 kimg (best 0.686 at 650 kimg)"
-    assert best.plateau(2000.0, 0) is None  # 0: the rule is off
+def test_plateau_counts_from_the_best_position_to_the_latest_evaluation():
+    best = BestSnapshot(Path("unused"), "fid", value=0.686, position=650.0, step=20306, evaluated_at=849.9)
+    assert best.plateau(200) is None
+    best.evaluated_at = 850.0
+    assert best.plateau(200) == "fid has not improved for 200 kimg (best 0.686 at 650 kimg)"
+    assert best.plateau(0) is None  # 0: the rule is off
+
+
+def test_a_run_resumed_between_evaluations_is_judged_at_its_last_evaluation(tmp_path):
+    """The generator run's case: best at 1,049.66 kimg, the last evaluation 199.9 kimg later, the checkpoint at
+    1,265 kimg. The uninterrupted run goes on to its next evaluation, so the resumed one must too."""
+    kimg = lambda s: s * 32 / 1000  # noqa: E731
+    records = [{"event": "eval", "step": 32802, "fid": 0.482}, {"event": "eval", "step": 39050, "fid": 0.503}]
+    best = BestSnapshot.from_records(tmp_path / "best", "fid", records, upto_step=39535, position=kimg)
+    assert best.evaluated_at == kimg(39050) and best.plateau(200) is None
+    assert not best.offer(0.49, step=40612, position=kimg(40612), export=_export_marker("x"))
+    assert best.plateau(200) == "fid has not improved for 249.92 kimg (best 0.482 at 1049.66 kimg)"
 
 
 def test_plateau_needs_fid():

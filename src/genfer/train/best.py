@@ -20,7 +20,9 @@ SNAPSHOT_FILE = "snapshot.json"
 class BestSnapshot:
     """The best value of ``metric`` (lower is better) seen at the evaluations of a run, and where it was.
 
-    ``position`` is the run's progress in the unit the plateau is counted in (kimg for StyleGAN2).
+    ``position`` is the run's progress in the unit the plateau is counted in (kimg for StyleGAN2);
+    ``evaluated_at`` the position of the latest evaluation, best or not: the plateau is judged there, so a run
+    resumed between two evaluations stops exactly where the uninterrupted run would have.
     """
 
     folder: Path
@@ -28,6 +30,7 @@ class BestSnapshot:
     value: float | None = None
     position: float | None = None
     step: int | None = None
+    evaluated_at: float | None = None
 
     @classmethod
     def from_records(cls, folder: Path, metric: str, records: Iterable[dict[str, Any]], *, upto_step: int,
@@ -37,8 +40,10 @@ class BestSnapshot:
         best = cls(folder=Path(folder), metric=metric)
         for r in records:
             value, step = r.get(metric), r.get("step")
-            if r.get("event") == "eval" and isinstance(value, (int, float)) and isinstance(step, int) \
-                    and step <= upto_step and best._improves(float(value)):
+            if r.get("event") != "eval" or not isinstance(step, int) or step > upto_step:
+                continue
+            best.evaluated_at = position(step)
+            if isinstance(value, (int, float)) and best._improves(float(value)):
                 best.value, best.step, best.position = float(value), step, position(step)
         return best
 
@@ -48,6 +53,7 @@ class BestSnapshot:
     def offer(self, value: float, *, step: int, position: float, export: Callable[[Path], Any]) -> bool:
         """Record ``value`` measured at ``step``; if it is the best so far, ``export(folder)`` writes the model
         into a temporary folder that then replaces ``best/``. True when it was the best."""
+        self.evaluated_at = position
         if not self._improves(value):
             return False
         with atomic_folder(self.folder) as tmp:
@@ -66,9 +72,11 @@ class BestSnapshot:
             return False
         return self.step is not None and saved.get("step") == self.step
 
-    def plateau(self, now: float, patience: float, unit: str = "kimg") -> str | None:
-        """The reason to stop when the best value is ``patience`` or more behind ``now`` (None: go on)."""
-        if patience <= 0 or self.position is None or now - self.position < patience:
+    def plateau(self, patience: float, unit: str = "kimg") -> str | None:
+        """The reason to stop when the best value is ``patience`` or more behind the latest evaluation (None: go
+        on). Judged at evaluations only: between two of them nothing new is known about the metric."""
+        now = self.evaluated_at
+        if patience <= 0 or self.position is None or now is None or now - self.position < patience:
             return None
         return (f"{self.metric} has not improved for {now - self.position:g} {unit} "
                 f"(best {self.value:.4g} at {self.position:g} {unit})")
