@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         y = normalize(torch.from_numpy(images).float().unsqueeze(1) / 255.0)
         return round(float(identity_similarity(embed, x, y).mean()), 4)
 
-    recon = ed._images(code)
+    recon = ed.render_images(code)
     p_in = ed.recognizer.predict_crops(crops)
     report = {"faces": len(idx), "inverter": ed.loaded.name, "directions": args.directions,
               "inputs_read_as_neutral": round(float((p_in.argmax(1) == neutral).mean()), 4),
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
               "neutralize": {}, "edit": {}}
     for k in (float(v) for v in args.neutral_k.split(",") if v):
         ed.neutral_strength = k
-        out = ed._images(ed.neutral_code(code))
+        out = ed.render_images(ed.neutral_code(code))
         probs = ed.recognizer.predict_crops(out)
         report["neutralize"][str(k)] = {"read_as_neutral": round(float((probs.argmax(1) == neutral).mean()), 4),
                                         "mean_p_neutral": round(float(probs[:, neutral].mean()), 4),
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in (float(v) for v in args.edit_k.split(",") if v):
         hits = {}
         for e, name in enumerate(names):
-            probs = ed.recognizer.predict_crops(ed._images(ed.edit_code(code, name, k)))
+            probs = ed.recognizer.predict_crops(ed.render_images(ed.edit_code(code, name, k)))
             hits[name] = round(float((probs.argmax(1) == e).mean()), 4)
         report["edit"][str(k)] = hits
     report["seconds"] = round(time.perf_counter() - t0, 1)

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ed.recognizer.classes
         real = stats(src)
         codes = ed.codes.invert(to_tensor(src))
-        recon = ed._images(codes)
+        recon = ed.render_images(codes)
         s_neu = ed.neutral_code(codes)
         s_prime = ed.codes.invert(ed.codes.render(s_neu))
         rows = {"Original": {"FID*": round(frechet_distance_stats(real, stats(recon)), 3)}}
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             p_t = ed.recognizer.predict_crops(target)[0]
             row = {"target_probability": round(float(p_pool[:, e].max()), 4)}
             for label, (tn, sn) in (("reinverted", (t_prime, s_prime)), ("plain", (t_neu, s_neu))):
-                out = ed._images(sn.with_wplus(transfer_code(t.wplus, tn.wplus, sn.wplus)))
+                out = ed.render_images(sn.with_wplus(transfer_code(t.wplus, tn.wplus, sn.wplus)))
                 p_out = ed.recognizer.predict_crops(out)
                 cos = p_out @ p_t / (np.linalg.norm(p_out, axis=1) * np.linalg.norm(p_t) + 1e-12)
                 row[label] = {"ES": round(float(cos.mean()), 4),

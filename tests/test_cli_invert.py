@@ -138,8 +138,10 @@ def test_mix_two_inverted_faces(capsys, runs, tmp_path):
     assert code == 2 and "nope.png" in json.loads(out)["error"]
 
 
-def test_demo_row_shows_encoder_and_refined_inversions_captioned(runs, sample_photo, tmp_path):
-    from report_helpers import captioned, figure_image
+def test_demo_row_shows_encoder_refined_and_asit_inversions_captioned(runs, sample_photo, tmp_path):
+    import dataclasses
+
+    from report_helpers import captioned, figure_image, report_figures
 
     from genfer.api import Recognizer
     from genfer.demo import inversion_extra, run_demo
@@ -150,19 +152,27 @@ def test_demo_row_shows_encoder_and_refined_inversions_captioned(runs, sample_ph
 
     photo = np.asarray(Image.open(sample_photo).convert("RGB"))
     gan, rec = load_gan(runs["psp"]), Recognizer()
-    extra = inversion_extra(FaceInverter(gan), FaceInverter(gan, refine_steps=3), rec)
+    asit = FaceInverter(gan, refine_steps=1)  # another inverter of the same crop size, named as ASIT models are
+    asit.gan = dataclasses.replace(gan, method="asit")
+    extra = inversion_extra([FaceInverter(gan), FaceInverter(gan, refine_steps=3), asit], rec)
     out = run_demo(rec, tmp_path, [("face", photo)], extras=[extra], sections_after=[], explain=False)
     page = Path(out["report"]).read_text()
     assert "StyleGAN2 inversion" in page
     size = FaceInverter(gan).size
     [(src_in, _)] = captioned(page, f"input (aligned {size} px)")
     [(src_enc, cap_enc)] = captioned(page, "encoder (pSp)")
-    [(src_ref, cap_ref)] = captioned(page, "encoder + 3 refine steps")
-    assert page.index(src_in) < page.index(src_enc) < page.index(src_ref)  # side by side, in this order
+    [(src_ref, cap_ref)] = captioned(page, "encoder (pSp) + 3 refine steps")
+    [(src_asit, cap_asit)] = captioned(page, "encoder (ASIT) + 1 refine steps")
+    firsts = [caption.split("\n")[0] for _, caption in report_figures(page)]
+    assert firsts == [f"input (aligned {size} px)", "encoder (pSp)", "encoder (pSp) + 3 refine steps",
+                      "encoder (ASIT) + 1 refine steps"]  # side by side, in this order
     scale = figure_image(src_in).shape[0] // size
-    aligned, encoded, refined = (figure_image(s)[::scale, ::scale] for s in (src_in, src_enc, src_ref))
+    aligned, encoded, refined, by_asit = (figure_image(s)[::scale, ::scale] for s in (src_in, src_enc, src_ref,
+                                                                                     src_asit))
     assert not np.array_equal(encoded, refined)  # the refinement ran
-    for image, caption in ((encoded, cap_enc), (refined, cap_ref)):  # its SSIM to the input and the recognizer's read
+    [(expected_asit, _)] = asit.invert_crops(aligned[None])
+    assert np.array_equal(by_asit, expected_asit)  # the third inverter reconstructs the crop the first aligned
+    for image, caption in ((encoded, cap_enc), (refined, cap_ref), (by_asit, cap_asit)):  # its SSIM to the input and the recognizer's read
         _, score, read = caption.split("\n")
         expected = ssim((to_tensor(image[None]) + 1) / 2, (to_tensor(aligned[None]) + 1) / 2, data_range=1.0)
         assert score == f"SSIM {float(expected):.2f}"

@@ -170,3 +170,35 @@ def test_directions_fit_command_writes_directions_figures_and_report(capsys, tmp
 
     dirs = load_directions(tmp_path / "d")
     assert dirs.coef.shape == (8, 10, 128) and dirs.info["generator"] == "psp-gray64"
+
+
+def test_demo_edit_row_shows_each_edit_and_the_neutral_face_with_its_reading(gray64_directions, sample_photo, tmp_path):
+    from report_helpers import captioned, figure_image
+
+    from genfer.api import Recognizer
+    from genfer.demo import latent_edit_extra, run_demo
+    from genfer.pipelines.latent import Editor
+
+    ed, rec = Editor("pSp", gray64_directions), Recognizer()
+    photo = np.asarray(Image.open(sample_photo).convert("RGB"))
+    out = run_demo(rec, tmp_path, [("face", photo)], extras=[latent_edit_extra(ed, rec, emotions=("fear", "anger"),
+                                                                                 strength=4.0)],
+                   sections_after=[], explain=False)
+    page = open(out["report"]).read()
+    assert "Latent emotion editing" in page
+    tiles = {name: captioned(page, name) for name in ("inversion", "+4 × fear direction", "+4 × anger direction",
+                                                       "neutralised (Eq. 2, k = 6)")}
+    assert all(len(t) == 1 for t in tiles.values()), tiles  # one face, each image once
+    srcs = [t[0][0] for t in tiles.values()]
+    assert [page.index(s) for s in srcs] == sorted(page.index(s) for s in srcs)  # in this order
+    _, found, code = next(ed.iter_faces([photo]))
+    expected = {"inversion": code, "+4 × fear direction": ed.edit_code(code, "fear", 4.0),
+                "+4 × anger direction": ed.edit_code(code, "anger", 4.0),
+                "neutralised (Eq. 2, k = 6)": ed.neutral_code(code)}
+    for name, c in expected.items():
+        (src, caption), = tiles[name]
+        image = ed.render_images(c)[0]
+        shown = figure_image(src)
+        assert np.array_equal(shown[:: shown.shape[0] // 64, :: shown.shape[0] // 64], image)  # the code's image
+        probs = rec.predict_crops(image[None])[0]
+        assert caption.split("\n")[1] == f"read as {rec.classes[int(probs.argmax())]} {probs.max():.2f}"

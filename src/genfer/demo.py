@@ -102,30 +102,38 @@ def poker_face_extra(neutralizer, recognizer=None) -> DemoExtra:
     return extra
 
 
+INVERTER_NAMES = {"psp": "pSp", "asit": "ASIT", "hyperstyle": "HyperStyle"}
+"""How captions name the inversion encoders of the registered methods."""
+
+
 def inversion_method(inverter) -> str:
     """How a :class:`~genfer.inversion.faces.FaceInverter` inverts, for a caption."""
     if inverter.parts.encoder is None:
         return f"optimisation, {inverter.refine_steps} steps"
-    return f"encoder + {inverter.refine_steps} refine steps" if inverter.refine_steps else "encoder (pSp)"
+    name = INVERTER_NAMES.get(inverter.gan.method, inverter.gan.method)
+    return f"encoder ({name}) + {inverter.refine_steps} refine steps" if inverter.refine_steps else f"encoder ({name})"
 
 
-def inversion_extra(inverter, refined=None, recognizer=None) -> DemoExtra:
-    """A row with each face's GAN inversion: the aligned input and its reconstruction from the W+ code of
-    ``inverter``, and of ``refined`` (e.g. the same generator with ``refine_steps``: ``genfer invert --refine``)
-    next to it, each captioned with its SSIM to the input and what ``recognizer`` reads in it."""
+def inversion_extra(inverters, recognizer=None) -> DemoExtra:
+    """A row with each face's GAN inversions: the aligned input, then its reconstruction by each of ``inverters``
+    (:class:`~genfer.inversion.faces.FaceInverter`, e.g. the pSp encoder, the same with ``refine_steps`` as
+    ``genfer invert --refine``, the ASIT encoder), each captioned with its SSIM to the input and what ``recognizer``
+    reads in it. The first inverter finds and aligns the faces; the others reconstruct the same crops, so they
+    must share its crop size."""
     from genfer.io.images import to_tensor
     from genfer.metrics.ssim import ssim
 
-    inverters = [inverter] + ([refined] if refined is not None else [])
+    first, *others = inverters
+    if any(inv.size != first.size for inv in others):
+        raise ValueError("the inverters of one demo row must take crops of one size")
 
     def extra(image: np.ndarray) -> str:
-        faces = next(inverter.iter_invert([image])).faces
+        faces = next(first.iter_invert([image])).faces
         if not faces:
             return ""
         aligned = np.stack([f.aligned for f in faces])
         recons = [np.stack([f.reconstruction for f in faces])]
-        if refined is not None:
-            recons.append(np.stack([r for r, _ in refined.invert_crops(aligned)]))
+        recons += [np.stack([r for r, _ in inv.invert_crops(aligned)]) for inv in others]
         x = (to_tensor(aligned) + 1) / 2
         rows = [[(a, f"input (aligned {a.shape[0]} px)")] for a in aligned]
         for inv, images in zip(inverters, recons):
@@ -133,6 +141,37 @@ def inversion_extra(inverter, refined=None, recognizer=None) -> DemoExtra:
             for row, img, score, read in zip(rows, images, scores, readings(recognizer, list(images))):
                 row.append((img, f"{inversion_method(inv)}\nSSIM {score:.2f}{read}"))
         return face_rows("StyleGAN2 inversion (<code>genfer invert</code>)", rows)
+
+    return extra
+
+
+DEMO_EDIT_EMOTIONS = ("happiness", "surprise", "sadness", "anger")
+"""The emotions of the demo's latent-edit row, each added at :data:`DEMO_EDIT_STRENGTH`."""
+
+DEMO_EDIT_STRENGTH = 3.0
+"""k of Eq. 1 in the demo's edit row (``genfer edit --strength``; docs/latent-editing.md)."""
+
+
+def latent_edit_extra(editor, recognizer=None, *, emotions=DEMO_EDIT_EMOTIONS,
+                      strength: float = DEMO_EDIT_STRENGTH) -> DemoExtra:
+    """A row with each face's latent edits (:class:`~genfer.pipelines.latent.Editor`): the aligned input, its
+    inversion, the code moved along each emotion's direction by ``strength`` (Eq. 1) and the neutralised code
+    (Eq. 2), each generated image captioned with what ``recognizer`` reads in it."""
+
+    def extra(image: np.ndarray) -> str:
+        _, found, code = next(editor.iter_faces([image]))
+        if code is None:
+            return ""
+        named = [("inversion", code)] + [(f"+{strength:g} × {e} direction", editor.edit_code(code, e, strength))
+                                         for e in emotions]
+        named.append((f"neutralised (Eq. 2, k = {editor.neutral_strength:g})", editor.neutral_code(code)))
+        rows = [[(crop, f"input (aligned {crop.shape[0]} px)")] for _, _, crop in found]
+        for caption, c in named:
+            images = editor.render_images(c)
+            for row, img, read in zip(rows, images, readings(recognizer, list(images))):
+                row.append((img, f"{caption}{read}"))
+        title = "Latent emotion editing (<code>genfer edit</code>, <code>genfer neutralize --method latent</code>)"
+        return face_rows(title, rows)
 
     return extra
 
@@ -197,6 +236,15 @@ def explanation_row(recognizer, crops: list[np.ndarray], out_dir: Path, stem: st
     return f"<h4>{title}</h4>{labelled_tiles(tiles)}", paths
 
 
+def shipped_directions(model: str) -> bool:
+    """Whether the shipped ``model`` carries emotion directions for its generator (the demo's edit row)."""
+    from genfer.editing.store import DIRECTIONS_CARD
+    from genfer.hub import find_model_folder
+    from genfer.pipelines.latent import DIRECTIONS_FOLDER
+
+    return (find_model_folder(model) / DIRECTIONS_FOLDER / DIRECTIONS_CARD).is_file()
+
+
 def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS
                    ) -> tuple[list[DemoExtra], list[Callable[..., dict | None]]]:
     """Rows and sections the shipped generative models add to the demo (each only when its model is installed).
@@ -213,13 +261,24 @@ def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS
         from genfer.pipelines.neutralize import Neutralizer
 
         rows.append(poker_face_extra(Neutralizer("pfvit"), recognizer))
+    inverters = []
     if MODEL_ALIASES["psp"] in shipped:
         from genfer.inversion.faces import FaceInverter
         from genfer.inversion.load import load_gan
 
         gan = load_gan(MODEL_ALIASES["psp"])
-        refined = FaceInverter(gan, refine_steps=refine_steps) if refine_steps else None
-        rows.append(inversion_extra(FaceInverter(gan), refined, recognizer))
+        inverters += [FaceInverter(gan)] + ([FaceInverter(gan, refine_steps=refine_steps)] if refine_steps else [])
+    if MODEL_ALIASES["asit"] in shipped:
+        from genfer.inversion.faces import FaceInverter
+        from genfer.inversion.load import load_gan
+
+        inverters.append(FaceInverter(load_gan(MODEL_ALIASES["asit"])))
+    if inverters:
+        rows.append(inversion_extra(inverters, recognizer))
+    if MODEL_ALIASES["psp"] in shipped and shipped_directions(MODEL_ALIASES["psp"]):
+        from genfer.pipelines.latent import Editor
+
+        rows.append(latent_edit_extra(Editor("psp"), recognizer))
     if MODEL_ALIASES["switchgan"] in shipped:
         from genfer.pipelines.transfer import ExpressionTransfer
 

@@ -313,7 +313,8 @@ class Editor:
         return transfer_codes(self.codes, self.directions, source, reference, strength=self.neutral_strength,
                               level=self.level, alpha=alpha, reinvert=reinvert)
 
-    def _images(self, code: LatentCode) -> np.ndarray:
+    def render_images(self, code: LatentCode) -> np.ndarray:
+        """The generator's images of a batch of codes: uint8 (B, S, S[, 3])."""
         return to_uint8(self.codes.render(code))
 
     def _recognized(self, images: np.ndarray) -> list[dict[str, Any]]:
@@ -354,9 +355,9 @@ class Editor:
             if code is None:
                 yield res
                 continue
-            recon = self._images(code)
+            recon = self.render_images(code)
             edited = [self.edit_code(code, emotion, k) for k in strengths]
-            images = [self._images(c) for c in edited]
+            images = [self.render_images(c) for c in edited]
             last = self._recognized(images[-1])
             for j, (box, how, crop) in enumerate(found):
                 res.faces.append(EditedFace(box=box, source=how, aligned=crop, reconstruction=recon[j],
@@ -380,7 +381,7 @@ class Editor:
                 yield res
                 continue
             neutral = self.neutral_code(code)
-            recon, poker = self._images(code), self._images(neutral)
+            recon, poker = self.render_images(code), self.render_images(neutral)
             p_in = self.recognizer.predict_crops(np.stack([c for _, _, c in found]))
             p_out = self.recognizer.predict_crops(poker)
             for j, (box, how, crop) in enumerate(found):
@@ -426,7 +427,7 @@ class Editor:
                 continue
             both = self.codes.invert(to_tensor(np.stack([crops["source"], crops["reference"]])))
             codes = self.transfer_codes(both.select([0]), both.select([1]), alpha=alpha, reinvert=reinvert)
-            outputs = self._images(cat_codes([codes[k] for k in OUTPUT_KEYS]))
+            outputs = self.render_images(cat_codes([codes[k] for k in OUTPUT_KEYS]))
             probs = self.recognizer.predict_crops(np.concatenate([np.stack([crops["source"], crops["reference"]]),
                                                                   outputs]))
             res.expressions = {"source": names[int(probs[0].argmax())], "reference": names[int(probs[1].argmax())]}
@@ -442,7 +443,7 @@ class Editor:
                 s_neu, r_neu = codes["source_neutral" + suffix], codes["reference_neutral" + suffix]
                 strip = [s_neu.with_wplus(interpolate_transfer(ref.wplus, r_neu.wplus, src.wplus, s_neu.wplus, a))
                          for a in res.alphas]
-                row = self._images(cat_codes(strip))
+                row = self.render_images(cat_codes(strip))
                 res.alpha_strip = np.concatenate([crops["source"], *row, crops["reference"]], axis=1)
             yield res
 
