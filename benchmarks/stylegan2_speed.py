@@ -1,7 +1,7 @@
 """Training throughput of the StyleGAN2 and pSp ``cpu`` presets: prints one JSON line per method.
 
     python benchmarks/stylegan2_speed.py [--method stylegan2 psp] [--threads 2] [--steps 32] [--preset cpu]
-                                        [--set KEY=VALUE ...]   (StyleGAN2 only, e.g. a wider model)
+                                        [--set KEY=VALUE ...]   (the one --method's config, e.g. a wider model)
 
 Each method runs its real trainer (``train_stylegan2`` / ``train_psp``) for ``--steps`` steps in a temporary
 run folder on the preset's sources (``$GENFER_DATA``; pooled images are cached after the first run), without
@@ -45,19 +45,18 @@ def bench_stylegan2(preset: str, steps: int, threads: int, work: Path, overrides
 
 
 def bench_psp(preset: str, steps: int, threads: int, work: Path, overrides: list[str]) -> dict:
-    if overrides:
-        raise SystemExit("--set applies to the stylegan2 benchmark only")
     base = PSP_PRESETS[preset]
     g_cfg = apply_overrides(STYLEGAN2_PRESETS[preset], [])
     if g_cfg.model != base.stylegan2:
         raise SystemExit(f"the {preset} presets of stylegan2 and psp describe different generators")
     torch.manual_seed(0)
     export_model_folder(work / "generator", g_cfg, generator_state(build_generator(g_cfg.model)))
-    cfg = apply_overrides(base, [*QUIET, f"generator={work / 'generator'}", f"threads={threads}",
+    cfg = apply_overrides(base, [*overrides, *QUIET, f"generator={work / 'generator'}", f"threads={threads}",
                                  f"eval_every_steps={10 * steps}"])
     out = train_psp(cfg, work / "psp", resume=False, progress=False, max_steps=steps)
     return {"method": "psp", "preset": preset, "input_size": cfg.encoder.input_size or cfg.stylegan2.resolution,
-            "batch": cfg.batch_size, "loss_weights": vars(cfg.loss.weights), "perceptual": cfg.loss.lpips_net,
+            "encoder_channels": list(cfg.encoder.stage_channels), "encoder_blocks": list(cfg.encoder.stage_blocks),
+            "overrides": overrides, "batch": cfg.batch_size, "loss_weights": vars(cfg.loss.weights), "perceptual": cfg.loss.lpips_net,
             "steps": out["step"], "train_seconds": out["train_seconds"],
             "images_per_s": round(out["step"] * cfg.batch_size / max(out["train_seconds"], 1e-9), 1)}
 
@@ -68,8 +67,10 @@ def main() -> None:
     p.add_argument("--preset", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=32)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="StyleGAN2 config override")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override of the --method")
     args = p.parse_args()
+    if args.set and len(args.method) > 1:
+        p.error("--set overrides one method's config: give one --method")
     logging.basicConfig(level=logging.WARNING)
     env = {"threads": args.threads, "cpu_count": os.cpu_count(), "torch": torch.__version__,
            "machine": platform.processor() or platform.machine(), "load_average_1min": round(os.getloadavg()[0], 2)}

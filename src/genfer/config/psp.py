@@ -158,8 +158,11 @@ class PSpTrainConfig(StepRunConfig):
 TINY_ENCODER = PSpEncoderConfig(stage_channels=(8, 8, 12, 16), stage_blocks=(1, 1, 1, 1), se=True,
                                 coarse_end=2, medium_end=4)
 
-# IR-SE blocks (1, 2, 2, 1) of (32, 48, 64, 128) channels for 64 px input: pyramid levels at 16, 8 and 4 px.
-CPU_ENCODER = PSpEncoderConfig(stage_channels=(32, 48, 64, 128), stage_blocks=(1, 2, 2, 1), se=True,
+# IR-SE blocks (2, 3, 4, 2) of (64, 96, 128, 256) channels for 64 px input: pyramid levels at 16, 8 and 4 px.
+# Until 2026-11-30 (the shipped psp-gray64 of the 500 kimg generator): (1, 2, 2, 1) blocks of (32, 48, 64, 128),
+# whose validation SSIM had flattened at 0.52 (+0.007 per 1k steps at 9k); this one costs 1.6x per step
+# (benchmarks/stylegan2_speed.py --method psp [--set encoder...], docs/inversion.md).
+CPU_ENCODER = PSpEncoderConfig(stage_channels=(64, 96, 128, 256), stage_blocks=(2, 3, 4, 2), se=True,
                                coarse_end=3, medium_end=7)
 
 PSP_PRESETS: dict[str, PSpTrainConfig] = {
