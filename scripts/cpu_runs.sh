@@ -52,6 +52,9 @@ declare -A CMD=(
   # generated-faces issue (item 3): retrain the shipped switch-unit GAN without ghosts (L_per on channel means, TV of the
   # residuals, pooled switch: the cpu preset's defaults since then, set explicitly here), 15 epochs (the shipped 10: 2.2 h)
   [switchgan-noghost]="train switchgan --preset cpu --set perceptual_features=pooled --set tv_target=residual --set model.pooled_switch=true --set gan_optim.epochs=15 --set cls_optim.epochs=15 --out $RUNS/switchgan-cpu-noghost"
+  # ... and a fine-tune of it for the hit rate (issue 17's 55 %): L_per (pooled features of F, an expression network,
+  # between each transfer and its reference) weighted 30 instead of 15, 3 epochs from its last checkpoint (G, C, D)
+  [switchgan-ft-per30]="train switchgan --preset cpu --set perceptual_features=pooled --set tv_target=residual --set model.pooled_switch=true --set init_from=$RUNS/switchgan-noghost-last --set weights.per=30 --set gan_optim.epochs=3 --set cls_optim.epochs=3 --out $RUNS/switchgan-cpu-ft-per30"
   [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"
   [switchgan-no-interl]="train switchgan --preset cpu $ABLATION --set interpolation_loss=false --out $RUNS/switchgan-cpu-3ep-no-interl"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"

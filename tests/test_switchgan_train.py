@@ -262,3 +262,36 @@ def test_tiny_run_exact_resume_export_and_load(tiny_dataset, tmp_path):
     a, b = (load_state_dict(latest_checkpoint(tmp_path / run) / "model.safetensors") for run in ("straight", "split"))
     assert a.keys() == b.keys() and [k for k in a if not torch.equal(a[k], b[k])] == []
     assert load_model(latest_checkpoint(tmp_path / "split"), methods=("switchgan",)).model.discriminator is None
+
+
+def test_init_from_copies_g_c_and_a_kept_d_then_trains_from_them(tiny_dataset, tmp_path):
+    from genfer.io import CheckpointError
+    from genfer.train.switchgan import initialise_from
+
+    cfg = run_cfg(tiny_dataset)
+    train_switchgan(cfg, tmp_path / "base", progress=False, max_steps=3)
+    ckpt = latest_checkpoint(tmp_path / "base")
+    saved = load_state_dict(ckpt / "model.safetensors")
+    assert any(k.startswith("discriminator.") for k in saved)  # a checkpoint keeps D
+    torch.manual_seed(1)
+    model = build_switchgan(cfg.model)
+    fresh_d = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("discriminator.")}
+    assert initialise_from(model, ckpt, cfg) is True
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    # a folder without D (as shipped): G and C copied, D stays as initialised
+    train_switchgan(cfg, tmp_path / "done", progress=False)
+    final = load_state_dict(tmp_path / "done" / "final" / "model.safetensors")
+    torch.manual_seed(1)
+    model = build_switchgan(cfg.model)
+    assert initialise_from(model, tmp_path / "done" / "final", cfg) is False
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, fresh_d[k] if k.startswith("discriminator.") else final[k]), k
+    with pytest.raises(CheckpointError, match="model section"):
+        initialise_from(build_switchgan(cfg.model), ckpt, apply_overrides(cfg, ["model.code_channels=3"]))
+    # the trainer starts from them (learning rates 1e-30: nothing moves visibly), with the run's own other settings
+    ft = apply_overrides(cfg, [f"init_from={ckpt}", "weights.per=30", "gan_optim.lr=1e-30", "cls_optim.lr=1e-30"])
+    train_switchgan(ft, tmp_path / "ft", progress=False, max_steps=2)
+    after = load_state_dict(latest_checkpoint(tmp_path / "ft") / "model.safetensors")
+    weights = [k for k in after if "running_" not in k and "num_batches" not in k]  # BN statistics do move
+    assert all(torch.allclose(after[k], saved[k], atol=1e-6) for k in weights)
+

@@ -168,6 +168,9 @@ class SwitchGANTrainConfig(RunConfig):
     * ``perceptual_pairing``: ``paper`` compares I_a with I_d and I_b with I_c as Eq. 11 prints (with an
       expression network as F this asks each transfer to carry the expression features of its
       reference); ``source`` compares each transfer with its own source.
+    * ``init_from``: a switch-unit GAN model or run folder (``final/`` or checkpoint) whose G, C and, when the folder
+      keeps it (runs do, shipped folders do not), D start this run, with fresh optimisers: a fine-tune with other
+      loss weights. Its ``model`` section must equal this run's.
     * ``classifier_grad_through_synthesis``: let L_C reach G through the synthesised faces C classifies.
       Off by default: L_C reaches G through G_enc(I) (Eq. 8) only, so G cannot encode the target label
       in its residuals for C to read.
@@ -205,6 +208,7 @@ class SwitchGANTrainConfig(RunConfig):
     synthesised_faces_for_classifier: bool = True
     synthesised_per_original: int = 6
     two_stage: bool = False
+    init_from: str = ""
     classifier_grad_through_synthesis: bool = False
 
     def __post_init__(self) -> None:

@@ -41,8 +41,10 @@ from genfer.config import SwitchGANTrainConfig
 from genfer.data.augment import augmented_batch
 from genfer.data.pairs import ExpressionPairSampler
 from genfer.data.tensors import load_train_val
-from genfer.io import step_generator
+from genfer.hub import read_model_config
+from genfer.io import CheckpointError, load_into, load_state_dict, step_generator
 from genfer.io.images import normalize
+from genfer.io.model_folder import WEIGHTS_FILE
 from genfer.losses.switchgan import (
     FeatureFn,
     adversarial_d_loss,
@@ -301,6 +303,8 @@ def train_switchgan(cfg: SwitchGANTrainConfig, ctx: TrainContext) -> dict[str, A
                                 progress=ctx.show_progress)
     gan = SwitchGANTrainer(cfg, images=train.images, labels=train.labels, info=info)
     model = gan.model
+    if cfg.init_from and ctx.fresh:
+        initialise_from(model, cfg.init_from, cfg)
     run = ctx.start(cfg, modules={"model": model}, optimizers=gan.optimizers, schedulers=gan.schedulers)
 
     def evaluate(step: int) -> dict[str, float]:
@@ -316,6 +320,21 @@ def train_switchgan(cfg: SwitchGANTrainConfig, ctx: TrainContext) -> dict[str, A
                       start_info={"train_images": gan.plan.n, "val_images": 0 if val is None else len(val.labels),
                                   "expression_pairs": len(gan.sampler.pairs)},
                       export=lambda folder: export_model_folder(folder, cfg, model.state_dict()))
+
+
+def initialise_from(model: torch.nn.Module, source: str | Path, cfg: SwitchGANTrainConfig) -> bool:
+    """Copy G, C and (when ``source`` keeps it) D of a trained switch-unit GAN into ``model``; D stays freshly
+    initialised otherwise. Returns whether D was copied. Another architecture is a clear error."""
+    folder, other = read_model_config(source)
+    if not isinstance(other, SwitchGANTrainConfig) or other.model != cfg.model:
+        raise CheckpointError(f"init_from {source}: not a switch-unit GAN with this run's model section")
+    state = load_state_dict(folder / WEIGHTS_FILE)
+    d_keys = [k for k in model.state_dict() if k.startswith("discriminator.")]
+    with_d = all(k in state for k in d_keys)
+    own = model.state_dict()
+    load_into(model, state if with_d else {**state, **{k: own[k] for k in d_keys}}, source=str(folder))
+    log.info("init_from %s: G and C%s", folder, " and D" if with_d else " (D starts fresh: the folder keeps none)")
+    return with_d
 
 
 def grid_references(labels: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
