@@ -57,6 +57,8 @@ declare -A CMD=(
   [switchgan-ft-per30]="train switchgan --preset cpu --set perceptual_features=pooled --set tv_target=residual --set model.pooled_switch=true --set init_from=$RUNS/switchgan-noghost-last --set weights.per=30 --set gan_optim.epochs=3 --set cls_optim.epochs=3 --out $RUNS/switchgan-cpu-ft-per30"
   [switchgan-short]="train switchgan --preset cpu $ABLATION --out $RUNS/switchgan-cpu-3ep"
   [switchgan-no-interl]="train switchgan --preset cpu $ABLATION --set interpolation_loss=false --out $RUNS/switchgan-cpu-3ep-no-interl"
+  # ... and G without per-patch projections (the upsample head: no patch borders by construction) with that D, 2 epochs
+  [pfvit-upsample]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=upsample --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-upsample"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"

@@ -115,6 +115,40 @@ def test_conv_output_head_starts_as_the_patch_head_and_mixes_across_patch_border
     assert delta[..., 0:8, 11:].abs().sum() == 0  # beyond the receptive field: untouched
 
 
+def test_upsample_output_head_ignores_the_patch_image_and_has_no_patch_borders(tmp_path):
+    from dataclasses import replace
+
+    from genfer.models.pfvit import UpsampleOutputHead
+    from genfer.train.runner import export_model_folder
+
+    torch.manual_seed(0)
+    cfg = replace(TINY, output_head="upsample", head_channels=4)
+    model = build_pfvit(cfg)
+    head = model.generator.head
+    assert isinstance(head, UpsampleOutputHead)
+    tokens = model.separate(torch.rand(2, 1, 32, 32) * 2 - 1).z
+    assert model.generate(tokens).shape == (2, 1, 32, 32)
+    feats = torch.randn(1, 16, 32)  # a 4 x 4 grid of 8 px patches
+    torch.testing.assert_close(head(torch.zeros(1, 1, 32, 32), feats), head(torch.rand(1, 1, 32, 32), feats))
+    # one token's change reaches far into the neighbouring patches (the patch head's stays inside its own)
+    bumped = feats.clone()
+    bumped[0, 5] += 3.0  # token (1, 1): pixels 8..15 x 8..15
+    delta = (head(torch.zeros(1, 1, 32, 32), bumped) - head(torch.zeros(1, 1, 32, 32), feats)).abs()[0, 0]
+    assert delta[8:16, 16:20].sum() > 0 and delta[16:20, 8:16].sum() > 0
+    # no seams by construction: steps between pixel columns at patch borders are no larger than inside patches
+    image = head(torch.zeros(8, 1, 32, 32), torch.randn(8, 16, 32)).detach()
+    steps = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(0, 1, 2))  # (31,) per column pair
+    at_border = torch.tensor([(j + 1) % 8 == 0 for j in range(31)])
+    assert steps[at_border].mean() <= steps[~at_border].mean()
+    with pytest.raises(ValueError, match="even patch size"):
+        UpsampleOutputHead(dim=8, patch_size=3, in_chans=1)
+    # init_from a PF-ViT with another head copies all but the head (which starts fresh)
+    conv_cfg = replace(TINY, output_head="conv", head_channels=4)
+    export_model_folder(tmp_path / "conv", replace(PFVIT_PRESETS["tiny"], model=conv_cfg),
+                        build_pfvit(conv_cfg).state_dict_without("discriminator."))
+    initialise_from(build_pfvit(cfg), tmp_path / "conv", cfg)
+
+
 def test_initialise_from_a_trained_pfvit_copies_e_s_c_g_and_starts_d_from_them(tmp_path):
     from dataclasses import replace
 

@@ -21,6 +21,7 @@ the generator outputs patch values in the same space (:meth:`PFViT.generate`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -143,6 +144,51 @@ class ConvOutputHead(nn.Module):
         return base + self.convs(torch.cat([base, feats], dim=1))
 
 
+class UpsampleOutputHead(nn.Module):
+    """G's image from the decoder's patch features without any per-patch projection (genfer's, docs/pfvit.md):
+    the (h, w) grid of token features, reduced by a 1×1 convolution, is upsampled bilinearly by 2, then by
+    p / 2 to the image size, each step followed by two 3×3 convolutions, then a 3×3 convolution to the image:
+
+        x = conv1x1(grid(f));  x = convs16(up2(x));  image = out(convs48(up_{p/2}(x)))
+
+    Every output pixel is a smooth function of the neighbouring tokens, so there are no patch borders to show.
+    Unlike :class:`ConvOutputHead` it does not reproduce a trained per-patch head at initialisation.
+
+    Args:
+        dim: decoder width D; patch_size: p (even); in_chans: image channels C; channels: F, the convolutions' width.
+    """
+
+    def __init__(self, *, dim: int, patch_size: int, in_chans: int, channels: int = 32) -> None:
+        super().__init__()
+        if patch_size % 2:
+            raise ValueError(f"the upsample head needs an even patch size, not {patch_size}")
+        self.patch_size = patch_size
+
+        def convs(width: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.GELU(),
+                                 nn.Conv2d(width, width, 3, padding=1), nn.GELU())
+
+        self.reduce = nn.Conv2d(dim, 2 * channels, 1)
+        self.coarse = convs(2 * channels)
+        self.narrow = nn.Conv2d(2 * channels, channels, 1)
+        self.fine = convs(channels)
+        self.out = nn.Conv2d(channels, in_chans, 3, padding=1)
+
+    def forward(self, base: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """base: (B, C, H, W) (unused; the per-patch image the other heads start from), features: (B, N, D) ->
+        (B, C, H, W)."""
+        b, n, d = features.shape
+        side = math.isqrt(n)
+        x = self.reduce(features.transpose(1, 2).reshape(b, d, side, side))
+        x = self.coarse(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+        x = F.interpolate(self.narrow(x), size=base.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(self.fine(x))
+
+
+OUTPUT_HEAD_CLASSES = {"conv": ConvOutputHead, "upsample": UpsampleOutputHead}
+"""G's output heads on top of the decoder (``patch``, the paper's, has none)."""
+
+
 class PokerFaceGenerator(nn.Module):
     """G with its cross-fusion input: ``G(MCA(m + E_pos, V, V))`` (Eq. 3), built on an :class:`MAEDecoder`.
 
@@ -150,7 +196,8 @@ class PokerFaceGenerator(nn.Module):
     the decoder's position embeddings; the queries are the decoder's mask token plus position
     embeddings. The fused patch tokens, preceded by the embedded [CLS] of ``V``, go through the decoder's
     blocks, norm and pixel head. ``output_head`` ``"patch"`` is the paper's G (each token decoded into its
-    own patch); ``"conv"`` adds a :class:`ConvOutputHead` so that neighbouring patches agree.
+    own patch); ``"conv"`` adds a :class:`ConvOutputHead` so that neighbouring patches agree; ``"upsample"``
+    replaces the per-patch image by an :class:`UpsampleOutputHead`.
     """
 
     def __init__(self, *, decoder: MAEDecoder, mca_heads: int | None = None, output_head: str = "patch",
@@ -161,8 +208,9 @@ class PokerFaceGenerator(nn.Module):
         self.decoder = decoder
         self.fusion = CrossFusion(dim=decoder.decoder_dim, num_heads=mca_heads or decoder.blocks[0].attn.num_heads)
         init_vit_weights(self.fusion)
-        self.head = ConvOutputHead(dim=decoder.decoder_dim, patch_size=decoder.patch_size, in_chans=decoder.in_chans,
-                                   channels=head_channels) if output_head == "conv" else None
+        head = OUTPUT_HEAD_CLASSES.get(output_head)
+        self.head = head(dim=decoder.decoder_dim, patch_size=decoder.patch_size, in_chans=decoder.in_chans,
+                         channels=head_channels) if head is not None else None
 
     def load_decoder(self, decoder: MAEDecoder) -> None:
         """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block."""

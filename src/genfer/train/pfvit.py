@@ -90,7 +90,7 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
         if model.generator is not None:
             model.generator.decoder.load_state_dict(decoder.state_dict())
             model.generator.fusion.load_state_dict(source.generator.fusion.state_dict())
-            if model.generator.head is not None and source.generator.head is not None:
+            if model.generator.head is not None and type(model.generator.head) is type(source.generator.head):
                 model.generator.head.load_state_dict(source.generator.head.state_dict())
     model.encoder.load_state_dict(encoder.state_dict())
     if model.discriminator is not None:
