@@ -84,7 +84,7 @@ def test_ship_model_drops_the_discriminator_and_halves(tmp_path):
     import torch
 
     from genfer.hub import ship_model
-    from genfer.io import load_state_dict, save_state_dict
+    from genfer.io import CheckpointError, load_state_dict, save_state_dict
 
     from genfer.config import PFVIT_PRESETS, to_dict
 
@@ -99,3 +99,13 @@ def test_ship_model_drops_the_discriminator_and_halves(tmp_path):
     assert sorted(state) == ["encoder.w", "steps"]  # PF-ViT's D is dropped
     assert state["encoder.w"].dtype == torch.float16 and state["steps"].dtype == torch.int64
     assert json.loads((dest / "config.json").read_text()) == {"method": "pfvit", **legacy}
+    # a generator's D from another folder (the pSp model's generator run), halved beside the weights
+    with pytest.raises(CheckpointError, match="keeps no discriminator"):
+        ship_model(run, "y", dest_root=tmp_path / "models", keep_discriminator=True)
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    save_state_dict({"convs.0.w": torch.full((2,), 0.3)}, gen / "discriminator.safetensors")
+    (gen / "config.json").write_text(json.dumps(legacy))
+    dest = ship_model(run, "z", dest_root=tmp_path / "models", discriminator_from=gen)
+    d_state = load_state_dict(dest / "discriminator.safetensors")
+    assert sorted(d_state) == ["convs.0.w"] and d_state["convs.0.w"].dtype == torch.float16

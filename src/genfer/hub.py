@@ -205,21 +205,23 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
 
 
 def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None,
-               keep_discriminator: bool = False) -> Path:
+               keep_discriminator: bool = False, discriminator_from: str | Path | None = None) -> Path:
     """Copy a trained model (any method's ``final/``, run or checkpoint) into the package as ``name``.
 
     Writes ``model.safetensors`` (the inference weights, without the method's ``drop_prefixes``, e.g. D) as fp16
     when ``half`` (check the measured figures are unchanged before shipping) and ``config.json`` naming the method;
     ``keep_discriminator`` also copies a kept ``discriminator.safetensors`` (a generator's D, for warm starts and
-    ASIT). The model card is written separately by hand with the measured figures.
+    ASIT), from ``source`` or from ``discriminator_from`` (the generator folder a pSp model was trained on, whose D
+    the pSp folder does not keep). The model card is written separately by hand with the measured figures.
     """
     folder, cfg = read_model_config(source)
     _, state = _inference_weights(folder, registry.method_of(cfg))
     extra = {}
-    if keep_discriminator:
-        d_state = discriminator_state(folder)
+    if keep_discriminator or discriminator_from is not None:
+        d_folder = find_model_folder(discriminator_from) if discriminator_from is not None else folder
+        d_state = discriminator_state(d_folder)
         if d_state is None:
-            raise CheckpointError(f"{folder} keeps no discriminator")
+            raise CheckpointError(f"{d_folder} keeps no discriminator")
         extra[DISCRIMINATOR] = d_state
     return write_model_folder((dest_root or models_dir()) / name, state, config_document(cfg), half=half, extra=extra)
 
