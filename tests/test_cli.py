@@ -96,7 +96,7 @@ def test_demo_writes_report(capsys, tiny_model, tmp_path):
 
     if MODEL_ALIASES["psp"] in available_models():  # the shipped pSp: encoder and --refine 2 side by side, per face
         faces = sum(len(p["faces"]) for p in summary["photos"])
-        assert len(captioned(html, "encoder (pSp)")) == len(captioned(html, "encoder + 2 refine steps")) == faces
+        assert len(captioned(html, "encoder (pSp)")) == len(captioned(html, "encoder (pSp) + 2 refine steps")) == faces
 
 
 def test_recognize_jsonl_streams_one_line_per_image(capsys, monkeypatch, tiny_model, sample_photo, tmp_path):
