@@ -59,6 +59,9 @@ declare -A CMD=(
   [switchgan-no-interl]="train switchgan --preset cpu $ABLATION --set interpolation_loss=false --out $RUNS/switchgan-cpu-3ep-no-interl"
   # ... and G without per-patch projections (the upsample head: no patch borders by construction) with that D, 2 epochs
   [pfvit-upsample]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=upsample --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-upsample"
+  # ... and G's tiles overlapping under a triangular window (the windowed head: continuous across patch borders, started
+  # from the shipped per-patch head; the upsample head stayed blurred: docs/pfvit.md), with that D, 1 epoch
+  [pfvit-windowed]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-windowed"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"

@@ -149,6 +149,76 @@ def test_upsample_output_head_ignores_the_patch_image_and_has_no_patch_borders(t
     initialise_from(build_pfvit(cfg), tmp_path / "conv", cfg)
 
 
+
+def test_windowed_output_head_blends_overlapping_tiles_by_hand():
+    """p = 2 on a 4 × 4 image: token (i, j)'s tile covers rows 2i−1 .. 2i+2 with weights ¼, ¾, ¾, ¼ (and so the
+    columns); with constant tiles v = 1, 2, 3, 4 pixel (1, 1) = (9·1 + 3·2 + 3·3 + 1·4) / 16 = 1.75, pixel (0, 0),
+    covered by token (0, 0) only, = 1, and pixel (1, 2) (columns: ¼ for token column 0, ¾ for 1)
+    = (3·1 + 9·2 + 1·3 + 3·4) / 16 = 2.25."""
+    from genfer.models.pfvit import WindowedOutputHead, triangular_window
+
+    torch.testing.assert_close(triangular_window(2)[0], torch.tensor([1, 3, 3, 1]) / 16)
+    head = WindowedOutputHead(dim=4, patch_size=2, in_chans=1, channels=2)
+    with torch.no_grad():
+        head.pred.weight.zero_()
+        head.pred.bias.zero_()
+        head.pred.weight[:, 0] = 1.0  # every tile pixel = feature 0 of its token
+    features = torch.zeros(1, 4, 4)
+    features[0, :, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    image = head(torch.zeros(1, 1, 4, 4), features)[0, 0]
+    assert image[1, 1].item() == pytest.approx(1.75)
+    assert image[0, 0].item() == pytest.approx(1.0)
+    assert image[1, 2].item() == pytest.approx(2.25)
+    assert image[3, 3].item() == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="even patch size"):
+        WindowedOutputHead(dim=4, patch_size=3, in_chans=1)
+
+
+def test_windowed_output_head_starts_from_the_patch_head_and_is_continuous_across_borders(tmp_path):
+    from dataclasses import replace
+
+    from genfer.models.mae import unpatchify
+    from genfer.models.pfvit import WindowedOutputHead
+
+    torch.manual_seed(0)
+    cfg = replace(TINY, output_head="windowed", head_channels=4)
+    model = build_pfvit(cfg)
+    head = model.generator.head
+    assert isinstance(head, WindowedOutputHead)
+    # start_from: each tile is the token's patch with its border rows/columns repeated outwards (2 channels)
+    patch_head = torch.nn.Linear(5, 4 * 4 * 2)
+    two = WindowedOutputHead(dim=5, patch_size=4, in_chans=2, channels=2)
+    two.start_from(patch_head)
+    f = torch.randn(1, 1, 5)
+    patch = unpatchify(patch_head(f), 4)[0]  # (2, 4, 4)
+    tile = two.pred(f).reshape(2, 8, 8)
+    torch.testing.assert_close(tile[:, 2:6, 2:6], patch)
+    torch.testing.assert_close(tile[:, 0, 2:6], patch[:, 0])
+    torch.testing.assert_close(tile[:, 7, 7], patch[:, 3, 3])
+    # built and loaded PF-ViTs start the head from G's decoder pixel head
+    torch.testing.assert_close(head.pred.weight[:1], model.generator.decoder.pred.weight[
+        torch.tensor([0])], msg="tile pixel (0, 0) copies patch pixel (0, 0)")
+    # continuous: with the refinement at its zero start, steps at patch borders are smaller than inside patches
+    tokens = model.separate(torch.rand(4, 1, 32, 32) * 2 - 1).z
+    image = model.generate(tokens).detach()
+    steps = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(0, 1, 2))
+    at_border = torch.tensor([(j + 1) % 8 == 0 for j in range(31)])
+    assert steps[at_border].mean() < steps[~at_border].mean()
+    patch_model = build_pfvit(TINY)
+    patch_model.load_state_dict(model.state_dict(), strict=False)
+    patch_image = patch_model.generate(tokens).detach()
+    patch_steps = (patch_image[..., 1:] - patch_image[..., :-1]).abs().mean(dim=(0, 1, 2))
+    assert patch_steps[at_border].mean() > patch_steps[~at_border].mean()  # the paper's head: seams
+    # init_from a patch-head PF-ViT starts the windowed head from that folder's pixel head
+    from genfer.train.runner import export_model_folder
+
+    export_model_folder(tmp_path / "patch", replace(PFVIT_PRESETS["tiny"], model=TINY),
+                        patch_model.state_dict_without("discriminator."))
+    fresh = build_pfvit(cfg)
+    initialise_from(fresh, tmp_path / "patch", cfg)
+    torch.testing.assert_close(fresh.generator.head.pred.weight[:1], patch_model.generator.decoder.pred.weight[:1])
+
+
 def test_initialise_from_a_trained_pfvit_copies_e_s_c_g_and_starts_d_from_them(tmp_path):
     from dataclasses import replace
 

@@ -15,7 +15,7 @@ ORTHOGONALITY_OPTIONS = ("none", "direct", "generic", "fr")
 add the constraint on features of the images G generates from V_e and from V_p, computed by a frozen
 generic network (genfer's shipped recognizer) or a face-recognition network (the dlib ResNet port)."""
 # G's output head: the paper's per-patch pixel head, or genfer's convolutional head over it (docs/pfvit.md)
-OUTPUT_HEADS = ("patch", "conv", "upsample")
+OUTPUT_HEADS = ("patch", "conv", "upsample", "windowed")
 # the views of the image D judges: the paper's (patches on G's grid), or also shifted by half a patch (docs/pfvit.md)
 DISC_VIEWS = ("grid", "shifted")
 
@@ -29,7 +29,10 @@ class PFViTModelConfig:
     ``output_head`` is G's: ``patch`` (the paper's, each token decoded into its own patch), ``conv``
     (a convolutional head of ``head_channels`` channels over it, so neighbouring patches agree) or ``upsample``
     (no per-patch projection at all: the token grid upsampled bilinearly in stages with 3×3 convolutions of
-    ``head_channels`` channels, so the output has no patch borders; it starts untrained).
+    ``head_channels`` channels, so the output has no patch borders; it starts untrained) or ``windowed``
+    (each token paints a 2p × 2p tile under a triangular window, the tiles overlap-added so the image is
+    continuous across patch borders, then refined by 3×3 convolutions of ``head_channels`` channels; it starts
+    from the per-patch head).
     ``disc_views`` is what D sees: ``grid`` (the paper's: the image as is, patched on G's grid) or ``shifted``
     (also the image shifted by half a patch, so G's patch borders fall inside D's patches; the logits are the
     mean over the two views). It changes D's forward only, not its parameters.

@@ -185,7 +185,72 @@ class UpsampleOutputHead(nn.Module):
         return self.out(self.fine(x))
 
 
-OUTPUT_HEAD_CLASSES = {"conv": ConvOutputHead, "upsample": UpsampleOutputHead}
+def triangular_window(patch_size: int) -> torch.Tensor:
+    """(2p, 2p) separable triangular window w(u)·w(v), w(u) = (u + ½)/p rising then falling over 2p samples.
+    Copies shifted by p sum to 1 everywhere (w(u) + w(u + p) = 1): a partition of unity for stride-p tiles."""
+    ramp = (torch.arange(patch_size) + 0.5) / patch_size
+    w = torch.cat([ramp, ramp.flip(0)])
+    return w[:, None] * w[None, :]
+
+
+class WindowedOutputHead(nn.Module):
+    """G's image as overlapping tiles instead of abutting patches (genfer's, docs/pfvit.md): each token predicts a
+    2p × 2p tile centred on its patch, weighted by :func:`triangular_window`; the tiles are overlap-added with
+    stride p (``F.fold``) and divided by the summed window (1 inside the image), then a residual of three 3×3
+    convolutions refines the image:
+
+        tiles = window ⊙ W f,  image₀ = fold(tiles) / fold(window),  image = image₀ + conv3(gelu(conv2(gelu(conv1(image₀)))))
+
+    Each pixel is a convex combination of the tiles of the 2 × 2 nearest tokens with weights that go to zero at a
+    tile's edge, so image₀ is continuous across patch borders whatever the tokens predict. :meth:`start_from`
+    copies a trained per-patch head into the tiles (each tile: the token's patch, its border rows and columns
+    repeated outwards) and ``conv3`` starts at zero, so training from a patch-head PF-ViT starts from its image
+    with the seams blended.
+
+    Args:
+        dim: decoder width D; patch_size: p (even); in_chans: image channels C; channels: F, the refinement's width.
+    """
+
+    def __init__(self, *, dim: int, patch_size: int, in_chans: int, channels: int = 32) -> None:
+        super().__init__()
+        if patch_size % 2:
+            raise ValueError(f"the windowed head needs an even patch size, not {patch_size}")
+        self.patch_size, self.in_chans = patch_size, in_chans
+        self.pred = nn.Linear(dim, in_chans * 4 * patch_size * patch_size)
+        self.register_buffer("window", triangular_window(patch_size).flatten(), persistent=False)
+        self.refine = nn.Sequential(
+            nn.Conv2d(in_chans, channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
+            nn.Conv2d(channels, in_chans, 3, padding=1),
+        )
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
+
+    @torch.no_grad()
+    def start_from(self, patch_head: nn.Linear) -> None:
+        """Copy a per-patch head (D -> p·p·C, :func:`~genfer.models.mae.patchify`'s (row, col, channel) order)
+        into the tiles: tile pixel (u, v) of channel c takes patch pixel (clamp(u − p/2), clamp(v − p/2), c)."""
+        p, c = self.patch_size, self.in_chans
+        src = (torch.arange(2 * p) - p // 2).clamp(0, p - 1)
+        rows = (src[:, None] * p + src[None, :])[None] * c + torch.arange(c)[:, None, None]  # (C, 2p, 2p)
+        self.pred.weight.copy_(patch_head.weight[rows.flatten()])
+        self.pred.bias.copy_(patch_head.bias[rows.flatten()])
+
+    def forward(self, base: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """base: (B, C, H, W) (unused; only its size is read), features: (B, N, D) -> (B, C, H, W)."""
+        n = features.shape[1]
+        p, h, w = self.patch_size, base.shape[-2], base.shape[-1]
+        window = self.window.repeat(self.in_chans)  # (C·4p²,), fold's (channel, row, col) order
+        tiles = (self.pred(features) * window).transpose(1, 2)  # (B, C·4p², N)
+        padded = (h + p, w + p)
+        image = F.fold(tiles, padded, kernel_size=2 * p, stride=p)
+        weight = F.fold(window[None, :, None].expand(1, -1, n), padded, kernel_size=2 * p, stride=p)
+        s = p // 2
+        image = (image / weight)[..., s:s + h, s:s + w]
+        return image + self.refine(image)
+
+
+OUTPUT_HEAD_CLASSES = {"conv": ConvOutputHead, "upsample": UpsampleOutputHead, "windowed": WindowedOutputHead}
 """G's output heads on top of the decoder (``patch``, the paper's, has none)."""
 
 
@@ -197,7 +262,8 @@ class PokerFaceGenerator(nn.Module):
     embeddings. The fused patch tokens, preceded by the embedded [CLS] of ``V``, go through the decoder's
     blocks, norm and pixel head. ``output_head`` ``"patch"`` is the paper's G (each token decoded into its
     own patch); ``"conv"`` adds a :class:`ConvOutputHead` so that neighbouring patches agree; ``"upsample"``
-    replaces the per-patch image by an :class:`UpsampleOutputHead`.
+    replaces the per-patch image by an :class:`UpsampleOutputHead`, ``"windowed"`` by a
+    :class:`WindowedOutputHead` (overlapping tiles).
     """
 
     def __init__(self, *, decoder: MAEDecoder, mca_heads: int | None = None, output_head: str = "patch",
@@ -211,11 +277,19 @@ class PokerFaceGenerator(nn.Module):
         head = OUTPUT_HEAD_CLASSES.get(output_head)
         self.head = head(dim=decoder.decoder_dim, patch_size=decoder.patch_size, in_chans=decoder.in_chans,
                          channels=head_channels) if head is not None else None
+        self.head_from_decoder()
 
     def load_decoder(self, decoder: MAEDecoder) -> None:
-        """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block."""
+        """Copy a pretrained MAE decoder into G; MCA starts from the decoder's first block, a ``windowed`` head
+        from its pixel head."""
         self.decoder.load_state_dict(decoder.state_dict())
         self.fusion_from_decoder()
+        self.head_from_decoder()
+
+    def head_from_decoder(self) -> None:
+        """Start an output head that can (:meth:`WindowedOutputHead.start_from`) from the decoder's pixel head."""
+        if isinstance(self.head, WindowedOutputHead):
+            self.head.start_from(self.decoder.pred)
 
     def fusion_from_decoder(self) -> None:
         """Start MCA from G's own (pretrained) decoder's first block (:meth:`CrossFusion.load_from_block`)."""

@@ -68,8 +68,8 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     From an MAE (the paper's start): E is its encoder, G its decoder (MCA from the decoder's first block), D its
     patch embedding and decoder. From a PF-ViT (e.g. the shipped one, to train a new output head on it): E, S, C,
     MCA and G's decoder are copied, a G output head the folder lacks starts fresh (a ``conv`` head starts as the
-    identity of the per-patch output), and D — which shipped folders do not keep — starts from the folder's
-    E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``
+    identity of the per-patch output, a ``windowed`` one from the per-patch head's weights), and D — which
+    shipped folders do not keep — starts from the folder's E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``
     (:func:`mae_sizes`: E's drop-path rate may differ).
     """
     loaded = load_model(folder, methods=("mae", "pfvit"))
@@ -92,6 +92,8 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
             model.generator.fusion.load_state_dict(source.generator.fusion.state_dict())
             if model.generator.head is not None and type(model.generator.head) is type(source.generator.head):
                 model.generator.head.load_state_dict(source.generator.head.state_dict())
+            else:
+                model.generator.head_from_decoder()
     model.encoder.load_state_dict(encoder.state_dict())
     if model.discriminator is not None:
         model.discriminator.load_from_parts(encoder, decoder)
