@@ -97,6 +97,9 @@ declare -A CMD=(
   # the FER fine-tuning (1k steps on FERPlus train only); IFER, Table 5's rows and pSp+FER at the ifer cpu budget
   [asit]="train asit --preset cpu $ASIT_GEN --out $RUNS/asit-cpu"
   [asit-short]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --out $RUNS/asit-cpu-3k"
+  # ... or, cheaper, asit's own first 3k steps (Ranger at a constant rate: the 3k-step state of the 12k run is a 3k
+  # run), copied to asit-cpu-3k by the queue (SNAPSHOT below): `--queue asit-first3k asit asit-no-dal ...`
+  [asit-first3k]="train asit --preset cpu $ASIT_GEN --max-steps 3000 --out $RUNS/asit-cpu"
   [asit-no-dal]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --set dal_weight=0 --out $RUNS/asit-cpu-3k-no-dal"
   [asit-conv-branch]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --set encoder.branch=conv --out $RUNS/asit-cpu-3k-conv-branch"
   [asit-stylegan2-d]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --set adversary.kind=stylegan2 --out $RUNS/asit-cpu-3k-stylegan2-d"
@@ -109,6 +112,17 @@ declare -A CMD=(
   [ifer-no-finetune]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu --out $RUNS/ifer-cpu-no-finetune"
   [psp-fer]="train ifer --preset cpu --set encoder=psp --set inversion=$RUNS/psp-cpu --out $RUNS/psp-fer-cpu"
 )
+# In a queue, after the run NAME: copy its last checkpoint from run folder SRC into a new run folder DST.
+declare -A SNAPSHOT=(
+  [asit-first3k]="$RUNS/asit-cpu $RUNS/asit-cpu-3k"
+)
+
+snapshot() {  # SRC DST: DST becomes a run folder holding SRC's latest checkpoint (never pruned by SRC's run)
+  local src=$1 dst=$2 ckpt
+  ckpt=$(cat "$src/latest" 2>/dev/null) && [[ -n "$ckpt" && -d "$src/$ckpt" ]] || { echo "snapshot: $src has no checkpoint" >&2; return 1; }
+  mkdir -p "$dst"
+  cp -r "$src/$ckpt" "$dst/" && cp "$src/config.yaml" "$dst/" && echo "$ckpt" > "$dst/latest"
+}
 
 if [[ "${1:-}" == "--list" || $# -eq 0 ]]; then
   for name in "${!CMD[@]}"; do echo "$name: genfer ${CMD[$name]}"; done | sort
@@ -131,6 +145,10 @@ case $mode in
     for name in "$@"; do
       # shellcheck disable=SC2086
       .venv/bin/genfer ${CMD[$name]} --threads "$THREADS" --quiet >> "$RUNS/$name.log" 2>&1 || true  # stop a queue: kill it first, then its run
+      if [[ -n "${SNAPSHOT[$name]:-}" ]]; then
+        # shellcheck disable=SC2086
+        snapshot ${SNAPSHOT[$name]} >> "$RUNS/$name.log" 2>&1 || true
+      fi
     done ;;
   background)
     for name in "$@"; do

@@ -295,11 +295,15 @@ class PokerFaceGenerator(nn.Module):
         """Start MCA from G's own (pretrained) decoder's first block (:meth:`CrossFusion.load_from_block`)."""
         self.fusion.load_from_block(self.decoder.blocks[0])
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens: (B, 1+N, L) -> images (B, C, H, W) (not clamped)."""
+    def patch_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, 1+N, L) -> the decoder's normalised patch features (B, N, D), what the output head reads."""
         kv = self.decoder.embed(tokens) + self.decoder.pos_embed
         fused = self.fusion(self.decoder.mask_queries(tokens.shape[0]), kv)
-        features = self.decoder.decode_features(torch.cat([kv[:, :1], fused], dim=1))
+        return self.decoder.decode_features(torch.cat([kv[:, :1], fused], dim=1))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens: (B, 1+N, L) -> images (B, C, H, W) (not clamped)."""
+        features = self.patch_features(tokens)
         base = unpatchify(self.decoder.pred(features), self.decoder.patch_size)
         return base if self.head is None else self.head(base, features)
 
