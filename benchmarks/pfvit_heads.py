@@ -1,6 +1,6 @@
 """Which output head turns PF-ViT's decoder features into the closest, seamless x̂? Prints one JSON object.
 
-    python benchmarks/pfvit_heads.py [--model pfvit] [--train 3000] [--steps 1500] [--heads patch,conv,upsample,windowed]
+    python benchmarks/pfvit_heads.py [--model pfvit] [--train 3000] [--steps 1500] [--heads ...]
 
 The trained model's E, S, MCA and decoder are frozen; the decoder's patch features of x̂ = G(V_e + V_p) are computed
 once for the first ``--train`` FERPlus train faces and the first 256 FER2013Valid faces, and each head is trained on

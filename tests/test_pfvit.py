@@ -172,6 +172,20 @@ def test_windowed_output_head_blends_overlapping_tiles_by_hand():
     assert image[3, 3].item() == pytest.approx(4.0)
     with pytest.raises(ValueError, match="even patch size"):
         WindowedOutputHead(dim=4, patch_size=3, in_chans=1)
+    # the overlap-add exports to ONNX at genfer's opset (F.fold would not: col2im needs opset 18)
+    import io
+
+    from genfer.runtime.onnx_export import OPSET
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = head
+
+        def forward(self, f: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.zeros(f.shape[0], 1, 4, 4), f)
+
+    torch.onnx.export(Head(), (features,), io.BytesIO(), dynamo=False, opset_version=OPSET)
 
 
 def test_windowed_output_head_starts_from_the_patch_head_and_is_continuous_across_borders(tmp_path):

@@ -196,10 +196,12 @@ def triangular_window(patch_size: int) -> torch.Tensor:
 class WindowedOutputHead(nn.Module):
     """G's image as overlapping tiles instead of abutting patches (genfer's, docs/pfvit.md): each token predicts a
     2p × 2p tile centred on its patch, weighted by :func:`triangular_window`; the tiles are overlap-added with
-    stride p (``F.fold``) and divided by the summed window (1 inside the image), then a residual of three 3×3
-    convolutions refines the image:
+    stride p (``F.fold``, written as a transposed convolution with a fixed one-hot kernel so that it exports to
+    ONNX) and divided by the summed window (1 inside the image), then a residual of three 3×3 convolutions refines
+    the image:
 
-        tiles = window ⊙ W f,  image₀ = fold(tiles) / fold(window),  image = image₀ + conv3(gelu(conv2(gelu(conv1(image₀)))))
+        tiles = window ⊙ W f,  image₀ = fold(tiles) / fold(window),
+        image = image₀ + conv3(gelu(conv2(gelu(conv1(image₀)))))
 
     Each pixel is a convex combination of the tiles of the 2 × 2 nearest tokens with weights that go to zero at a
     tile's edge, so image₀ is continuous across patch borders whatever the tokens predict. :meth:`start_from`
@@ -217,7 +219,14 @@ class WindowedOutputHead(nn.Module):
             raise ValueError(f"the windowed head needs an even patch size, not {patch_size}")
         self.patch_size, self.in_chans = patch_size, in_chans
         self.pred = nn.Linear(dim, in_chans * 4 * patch_size * patch_size)
-        self.register_buffer("window", triangular_window(patch_size).flatten(), persistent=False)
+        tile = 4 * patch_size * patch_size
+        self.register_buffer("window", triangular_window(patch_size).flatten().repeat(in_chans), persistent=False)
+        # overlap-add as a transposed convolution with a fixed one-hot kernel (F.fold has no ONNX opset-17 export):
+        # input channel c·4p² + u·2p + v puts its value at tile pixel (u, v) of output channel c
+        scatter = torch.zeros(in_chans * tile, in_chans, 2 * patch_size, 2 * patch_size)
+        for c in range(in_chans):
+            scatter[c * tile:(c + 1) * tile, c] = torch.eye(tile).reshape(tile, 2 * patch_size, 2 * patch_size)
+        self.register_buffer("scatter", scatter, persistent=False)
         self.refine = nn.Sequential(
             nn.Conv2d(in_chans, channels, 3, padding=1), nn.GELU(),
             nn.Conv2d(channels, channels, 3, padding=1), nn.GELU(),
@@ -238,13 +247,12 @@ class WindowedOutputHead(nn.Module):
 
     def forward(self, base: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """base: (B, C, H, W) (unused; only its size is read), features: (B, N, D) -> (B, C, H, W)."""
-        n = features.shape[1]
+        b = features.shape[0]
         p, h, w = self.patch_size, base.shape[-2], base.shape[-1]
-        window = self.window.repeat(self.in_chans)  # (C·4p²,), fold's (channel, row, col) order
-        tiles = (self.pred(features) * window).transpose(1, 2)  # (B, C·4p², N)
-        padded = (h + p, w + p)
-        image = F.fold(tiles, padded, kernel_size=2 * p, stride=p)
-        weight = F.fold(window[None, :, None].expand(1, -1, n), padded, kernel_size=2 * p, stride=p)
+        grid = (self.pred(features) * self.window).transpose(1, 2).reshape(b, -1, h // p, w // p)  # (B, C·4p², h, w)
+        image = F.conv_transpose2d(grid, self.scatter, stride=p)  # (B, C, H + p, W + p)
+        weight = F.conv_transpose2d(self.window.reshape(1, -1, 1, 1).expand(1, -1, h // p, w // p), self.scatter,
+                                    stride=p)
         s = p // 2
         image = (image / weight)[..., s:s + h, s:s + w]
         return image + self.refine(image)

@@ -69,8 +69,8 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     patch embedding and decoder. From a PF-ViT (e.g. the shipped one, to train a new output head on it): E, S, C,
     MCA and G's decoder are copied, a G output head the folder lacks starts fresh (a ``conv`` head starts as the
     identity of the per-patch output, a ``windowed`` one from the per-patch head's weights), and D — which
-    shipped folders do not keep — starts from the folder's E patch embedding and G decoder, as from an MAE. Either model's sizes must be those of ``cfg.mae``
-    (:func:`mae_sizes`: E's drop-path rate may differ).
+    shipped folders do not keep — starts from the folder's E patch embedding and G decoder, as from an MAE. Either
+    model's sizes must be those of ``cfg.mae`` (:func:`mae_sizes`: E's drop-path rate may differ).
     """
     loaded = load_model(folder, methods=("mae", "pfvit"))
     sizes = loaded.config.mae if loaded.method == "mae" else loaded.config.model.mae
