@@ -339,6 +339,37 @@ def test_tiny_pfvit_run_and_exact_resume(tiny_dataset, tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
+
+def test_disc_warmup_trains_only_d_for_its_steps_then_both(tiny_dataset, tmp_path, monkeypatch):
+    """disc_warmup_steps=2: during steps 0 and 1 only D's optimiser steps (E, S, G, C keep the weights they were
+    built with); from step 2 both do."""
+    import genfer.train.pfvit as pf
+    from genfer.config import ConfigError
+
+    built = []
+    real_build = pf.build_pfvit
+
+    def build_and_keep(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        built.append((model, {k: v.clone() for k, v in model.state_dict().items()}))
+        return model
+
+    monkeypatch.setattr(pf, "build_pfvit", build_and_keep)
+    cfg = pfvit_cfg(tiny_dataset, "disc_warmup_steps=2", "grid_images=0")
+    train_pfvit(cfg, tmp_path / "run", progress=False, max_steps=2)
+    model, initial = built[0]
+    after = model.state_dict()
+    g_keys = [k for k in initial if not k.startswith("discriminator.")]
+    d_keys = [k for k in initial if k.startswith("discriminator.")]
+    assert all(torch.equal(after[k], initial[k]) for k in g_keys)
+    assert any(not torch.equal(after[k], initial[k]) for k in d_keys)
+    train_pfvit(cfg, tmp_path / "run", progress=False, max_steps=3)  # resumes at step 2: the first E/S/G/C step
+    resumed, _ = built[-1]
+    assert any(not torch.equal(resumed.state_dict()[k], initial[k]) for k in g_keys)
+    with pytest.raises(ConfigError, match="disc_warmup_steps"):
+        pfvit_cfg(tiny_dataset, "disc_warmup_steps=-1")
+
+
 def test_paper_preset_shapes_on_the_meta_device():
     """ViT-B/16 at 224 px, 3 channels, Table 1's ViT-B decoder as G and D; built without memory."""
     cfg = PFVIT_PRESETS["paper"].model

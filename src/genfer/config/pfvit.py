@@ -100,7 +100,10 @@ class PFViTTrainConfig(RunConfig):
     empty starts from scratch (an ablation). ``optim.epochs``/``batch_size``/schedule apply to
     both optimisers; ``disc_optim`` sets D's learning rate and betas. ``optim.ema_decay`` > 0 keeps an exponential
     moving average of E, S, G and C that evaluation and ``final/`` use (``disc_optim.ema_decay`` is not read);
-    ``model.mae.encoder.drop_path`` is E's stochastic depth during training.
+    ``model.mae.encoder.drop_path`` is E's stochastic depth during training. ``disc_warmup_steps`` (genfer's; 0 is the
+    paper's schedule) trains only D (Eq. 7 on x and the current G's x̂, x̃) for the run's first that many steps, so
+    that D's emotion units read expressions before G is judged by them (docs/pfvit.md); the steps count towards the
+    run's length and schedule.
     """
 
     method: ClassVar[str] = "pfvit"
@@ -115,10 +118,12 @@ class PFViTTrainConfig(RunConfig):
     optim: OptimConfig = field(default_factory=lambda: PFVIT_OPTIM)
     disc_optim: OptimConfig = field(default_factory=lambda: PFVIT_DISC_OPTIM)
     grid_images: int = 8
+    disc_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.eval_every_epochs > 0, "eval_every_epochs must be > 0")
+        _check(self.disc_warmup_steps >= 0, "disc_warmup_steps must be >= 0")
         _check(self.grid_images >= 0, "grid_images must be >= 0")
         check_float32_only("PF-ViT", self.optim, self.disc_optim)
 

@@ -13,6 +13,9 @@ One step on a batch (x, y):
    neutral to D), L_ortho the constraint of Eq. 2 on (V_e, V_p) and, for ``generic``/``fr``, L_ortho_features
    the same on the frozen network's features of G(V_e) and x̃ (paper Table 5), each with its own weight.
 
+With ``disc_warmup_steps`` > 0 the run's first steps do step 2 only (G's terms are computed without gradients
+and logged), so that D reads expressions before G is judged by it.
+
 With ``optim.ema_decay`` > 0 an exponential moving average of E, S, G and C (:mod:`genfer.train.ema`, updated
 after each E/S/G/C step; D, which inference never uses, has none) is what evaluation, the grids and ``final/`` use,
 and checkpoints keep it (``ema.safetensors``); with 0 (every preset) they use the trained weights. E's drop-path
@@ -25,6 +28,7 @@ averaged before each optimiser step (:func:`~genfer.train.distributed.average_gr
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -225,13 +229,17 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
                                             train.labels, train.targets, device=info.device)
         model.train()
         disc.requires_grad_(False)
-        terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
-        opt_g.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        average_gradients(esgc_module, info)
-        opt_g.step()
-        if ema is not None:
-            ema.update(esgc_module, step=step + 1)
+        if step < cfg.disc_warmup_steps:  # D's warm-up: G is not updated (its losses are still logged)
+            with torch.no_grad():
+                terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
+        else:
+            terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
+            opt_g.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            average_gradients(esgc_module, info)
+            opt_g.step()
+            if ema is not None:
+                ema.update(esgc_module, step=step + 1)
         disc.requires_grad_(True)
         d_loss = torch.zeros(())
         if cfg.weights.adv > 0:
@@ -241,7 +249,9 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
             d_loss.backward()
             average_gradients(disc, info)
             opt_d.step()
-        sched_g.step()
+        with warnings.catch_warnings():  # during D's warm-up G's schedule advances without G's optimiser stepping
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            sched_g.step()
         sched_d.step()
         out = {name: t.item() for name, t in terms.items()}
         return out | {"d": d_loss.item(), "epoch": plan.epoch(step + 1)}
