@@ -170,6 +170,13 @@ def test_windowed_output_head_blends_overlapping_tiles_by_hand():
     assert image[0, 0].item() == pytest.approx(1.0)
     assert image[1, 2].item() == pytest.approx(2.25)
     assert image[3, 3].item() == pytest.approx(4.0)
+    # channels stay apart: constant tiles of 1 in channel 0 and 3 in channel 1 give a 1-image and a 3-image
+    two = WindowedOutputHead(dim=4, patch_size=2, in_chans=2, channels=2)
+    with torch.no_grad():
+        two.pred.weight.zero_()
+        two.pred.bias.copy_(torch.tensor([1.0] * 16 + [3.0] * 16))
+    torch.testing.assert_close(two(torch.zeros(1, 2, 4, 4), features)[0],
+                               torch.stack([torch.ones(4, 4), torch.full((4, 4), 3.0)]))
     with pytest.raises(ValueError, match="even patch size"):
         WindowedOutputHead(dim=4, patch_size=3, in_chans=1)
     # the overlap-add exports to ONNX at genfer's opset (F.fold would not: col2im needs opset 18)
@@ -199,6 +206,8 @@ def test_windowed_output_head_starts_from_the_patch_head_and_is_continuous_acros
     model = build_pfvit(cfg)
     head = model.generator.head
     assert isinstance(head, WindowedOutputHead)
+    # the fixed window and scatter kernel are rebuilt, not saved: weights hold only the tile layer and refinement
+    assert sorted({k.split(".")[0] for k in head.state_dict()}) == ["pred", "refine"]
     # start_from: each tile is the token's patch with its border rows/columns repeated outwards (2 channels)
     patch_head = torch.nn.Linear(5, 4 * 4 * 2)
     two = WindowedOutputHead(dim=5, patch_size=4, in_chans=2, channels=2)
