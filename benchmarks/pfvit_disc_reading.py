@@ -38,19 +38,20 @@ def main() -> None:
     k, enc = cfg.model.num_classes, cfg.model.mae.encoder
     val = load_split(DataConfig(), "valid", args.limit, num_classes=k, image_size=enc.image_size, in_chans=enc.in_chans)
     x, labels = normalize(val.images.float() / 255), val.targets.argmax(1)
-    result = {"checkpoint": str(folder), "faces": len(x), "labels_neutral": round(float((labels == 0).float().mean()), 3)}
+    neutral = cfg.model.neutral
+    result = {"checkpoint": str(folder), "faces": len(x),
+              "labels_neutral": round(float((labels == neutral).float().mean()), 3)}
     with torch.no_grad():
         images = model.render(x)
         for name, batch in (("x", x), ("x_hat", images["x_hat"]), ("x_tilde", images["x_tilde"])):
             logits = model.discriminator(batch)
             read = logits[:, :k].argmax(1)
             result[name] = {"read_as_label": round(float((read == labels).float().mean()), 3),
-                            "read_as_neutral": round(float((read == cfg.model.neutral).float().mean()), 3),
+                            "read_as_neutral": round(float((read == neutral).float().mean()), 3),
                             "p_real": round(float(torch.sigmoid(logits[:, k]).mean()), 3)}
             if name == "x":
                 result[name]["unit_auc"] = {
-                    val.classes[c] if hasattr(val, "classes") else str(c):
-                        round(float(roc_auc_score((labels == c).numpy(), logits[:, c].numpy())), 3)
+                    val.classes[c]: round(float(roc_auc_score((labels == c).numpy(), logits[:, c].numpy())), 3)
                     for c in range(k) if 0 < int((labels == c).sum()) < len(labels)}
     print(json.dumps(result, indent=1))
 

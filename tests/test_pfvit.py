@@ -22,6 +22,13 @@ def tiny_model() -> PFViT:
     return build_pfvit(TINY)
 
 
+def border_and_inside_steps(image: torch.Tensor, patch: int) -> tuple[float, float]:
+    """Mean |horizontal neighbour difference| of (B, C, H, W) images across patch borders and inside patches."""
+    steps = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(0, 1, 2))
+    at_border = torch.tensor([(j + 1) % patch == 0 for j in range(image.shape[-1] - 1)])
+    return float(steps[at_border].mean()), float(steps[~at_border].mean())
+
+
 def test_shapes_of_every_component():
     model = tiny_model()
     x = torch.rand(3, 1, 32, 32) * 2 - 1
@@ -137,9 +144,8 @@ def test_upsample_output_head_ignores_the_patch_image_and_has_no_patch_borders(t
     assert delta[8:16, 16:20].sum() > 0 and delta[16:20, 8:16].sum() > 0
     # no seams by construction: steps between pixel columns at patch borders are no larger than inside patches
     image = head(torch.zeros(8, 1, 32, 32), torch.randn(8, 16, 32)).detach()
-    steps = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(0, 1, 2))  # (31,) per column pair
-    at_border = torch.tensor([(j + 1) % 8 == 0 for j in range(31)])
-    assert steps[at_border].mean() <= steps[~at_border].mean()
+    across, inside = border_and_inside_steps(image, 8)
+    assert across <= inside
     with pytest.raises(ValueError, match="even patch size"):
         UpsampleOutputHead(dim=8, patch_size=3, in_chans=1)
     # init_from a PF-ViT with another head copies all but the head (which starts fresh)
@@ -219,19 +225,16 @@ def test_windowed_output_head_starts_from_the_patch_head_and_is_continuous_acros
     torch.testing.assert_close(tile[:, 0, 2:6], patch[:, 0])
     torch.testing.assert_close(tile[:, 7, 7], patch[:, 3, 3])
     # built and loaded PF-ViTs start the head from G's decoder pixel head
-    torch.testing.assert_close(head.pred.weight[:1], model.generator.decoder.pred.weight[
-        torch.tensor([0])], msg="tile pixel (0, 0) copies patch pixel (0, 0)")
+    torch.testing.assert_close(head.pred.weight[:1], model.generator.decoder.pred.weight[:1],
+                               msg="tile pixel (0, 0) copies patch pixel (0, 0)")
     # continuous: with the refinement at its zero start, steps at patch borders are smaller than inside patches
     tokens = model.separate(torch.rand(4, 1, 32, 32) * 2 - 1).z
-    image = model.generate(tokens).detach()
-    steps = (image[..., 1:] - image[..., :-1]).abs().mean(dim=(0, 1, 2))
-    at_border = torch.tensor([(j + 1) % 8 == 0 for j in range(31)])
-    assert steps[at_border].mean() < steps[~at_border].mean()
+    across, inside = border_and_inside_steps(model.generate(tokens).detach(), 8)
+    assert across < inside
     patch_model = build_pfvit(TINY)
     patch_model.load_state_dict(model.state_dict(), strict=False)
-    patch_image = patch_model.generate(tokens).detach()
-    patch_steps = (patch_image[..., 1:] - patch_image[..., :-1]).abs().mean(dim=(0, 1, 2))
-    assert patch_steps[at_border].mean() > patch_steps[~at_border].mean()  # the paper's head: seams
+    across, inside = border_and_inside_steps(patch_model.generate(tokens).detach(), 8)
+    assert across > inside  # the paper's head: seams
     # init_from a patch-head PF-ViT starts the windowed head from that folder's pixel head
     from genfer.train.runner import export_model_folder
 

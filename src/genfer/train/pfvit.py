@@ -229,11 +229,10 @@ def train_pfvit(cfg: PFViTTrainConfig, ctx: TrainContext) -> dict[str, Any]:
                                             train.labels, train.targets, device=info.device)
         model.train()
         disc.requires_grad_(False)
-        if step < cfg.disc_warmup_steps:  # D's warm-up: G is not updated (its losses are still logged)
-            with torch.no_grad():
-                terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
-        else:
+        train_g = step >= cfg.disc_warmup_steps  # during D's warm-up G is not updated (its losses are still logged)
+        with torch.set_grad_enabled(train_g):
             terms, images = pfvit_generator_losses(model, x, labels, targets, cfg, feature_net)
+        if train_g:
             opt_g.zero_grad(set_to_none=True)
             terms["total"].backward()
             average_gradients(esgc_module, info)
