@@ -80,12 +80,25 @@ def test_a_run_resumed_between_evaluations_is_judged_at_its_last_evaluation(tmp_
     assert best.plateau(200) == "fid has not improved for 249.92 kimg (best 0.482 at 1049.66 kimg)"
 
 
+def test_target_is_reached_by_the_best_value_at_or_below_it():
+    best = BestSnapshot(Path("unused"), "fid", value=0.51, position=900.0, step=28125, evaluated_at=900.0)
+    assert best.reached(0.5) is None
+    best.value, best.position = 0.5, 950.0
+    assert best.reached(0.5) == "fid reached 0.5 <= 0.5 (at 950)"
+    assert best.reached(0) is None  # 0: the rule is off
+    assert BestSnapshot(Path("unused"), "fid").reached(0.5) is None  # nothing measured yet
+
+
 def test_plateau_needs_fid():
     with pytest.raises(ConfigError, match="plateau_kimg needs FID"):
         apply_overrides(STYLEGAN2_PRESETS["tiny"], ["plateau_kimg=10"])
     with pytest.raises(ConfigError, match="plateau_kimg must be >= 0"):
         apply_overrides(STYLEGAN2_PRESETS["tiny"], ["plateau_kimg=-1", "fid_images=0"])
     assert STYLEGAN2_PRESETS["cpu"].plateau_kimg == 200
+    with pytest.raises(ConfigError, match="target_fid needs FID"):
+        apply_overrides(STYLEGAN2_PRESETS["tiny"], ["target_fid=0.5"])
+    with pytest.raises(ConfigError, match="target_fid must be >= 0"):
+        apply_overrides(STYLEGAN2_PRESETS["tiny"], ["target_fid=-1", "fid_images=0"])
 
 
 class _ScriptedFID:
@@ -144,3 +157,20 @@ def test_without_the_plateau_rule_final_is_the_last_weights(tiny_dataset, tmp_pa
     last = load_state_dict(latest_checkpoint(run) / "g_ema.safetensors")
     torch.testing.assert_close(final["style.1.weight"], last["style.1.weight"], rtol=0, atol=0)
     assert not torch.equal(final["style.1.weight"], best["style.1.weight"])
+
+
+def test_stylegan2_stops_at_the_target_fid_and_ships_that_snapshot(tiny_dataset, tmp_path, monkeypatch):
+    import genfer.train.stylegan2 as sg
+
+    monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
+    _ScriptedFID.values = [3.0, 0.6, 0.5, 0.4, 9.0, 9.0, 9.0, 9.0]
+    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
+        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
+        "fid_images=8", "eval_every_kimg=0.008", "target_fid=0.5"])
+    run = tmp_path / "run"
+    out = sg.train_stylegan2(cfg, run, progress=False)
+    assert out["step"] == 3 and out["stopped_early"] == "fid reached 0.5 <= 0.5 (at 0.024)"
+    assert (out["best_fid"], out["best_kimg"]) == (0.5, 0.024)
+    final, last = load_state_dict(run / "final" / "model.safetensors"), load_state_dict(run / "best" / "model.safetensors")
+    torch.testing.assert_close(final["style.1.weight"], last["style.1.weight"], rtol=0, atol=0)
+    assert json.loads((run / "best" / SNAPSHOT_FILE).read_text())["step"] == 3

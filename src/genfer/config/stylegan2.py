@@ -81,7 +81,8 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     ``fid_images`` EMA samples with them every ``eval_every_kimg`` (0 images: no FID). With FID on, the run
     folder's ``best/`` holds the model (G_EMA and D) of the best FID so far; ``plateau_kimg`` > 0 ends the run
     when FID has not improved for that many kimg, and then (and whenever it is set) ``final/`` is that best
-    snapshot rather than the last weights. It is a stopping rule: it may be changed when a run resumes.
+    snapshot rather than the last weights; ``target_fid`` > 0 ends it at the first evaluation whose FID is at or
+    below that value (``final/`` = that snapshot). Both are stopping rules: they may be changed when a run resumes.
 
     ``init_from`` (a shipped name, model folder or run folder holding a generator of this architecture) warm-starts
     G and G_EMA from its EMA generator, and D from its discriminator when the folder keeps one; the first
@@ -113,12 +114,15 @@ class StyleGAN2TrainConfig(PooledRunConfig):
     init_from: str = ""
     d_warmup_kimg: float = 0.0
     plateau_kimg: float = 0.0
+    target_fid: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check(self.d_warmup_kimg >= 0, "d_warmup_kimg must be >= 0")
         _check(self.plateau_kimg >= 0, "plateau_kimg must be >= 0")
         _check(self.plateau_kimg == 0 or self.fid_images > 0, "plateau_kimg needs FID (fid_images > 0)")
+        _check(self.target_fid >= 0, "target_fid must be >= 0")
+        _check(self.target_fid == 0 or self.fid_images > 0, "target_fid needs FID (fid_images > 0)")
         _check(self.batch_size >= 2, f"batch_size must be >= 2, not {self.batch_size}")
         _check(self.kimg > 0, "kimg must be > 0")
         _check(self.lr > 0, "lr must be > 0")

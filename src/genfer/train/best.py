@@ -1,5 +1,6 @@
 """A run's best evaluation: the model folder of the best value of a metric so far (``RUN/best/``) and the plateau
-rule that ends a run once the metric has stopped improving (StyleGAN2's FID: ``plateau_kimg``)."""
+rule that ends a run once the metric has stopped improving (StyleGAN2's FID: ``plateau_kimg``), or once it has reached a
+target (``target_fid``)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,12 @@ class BestSnapshot:
             return None
         return (f"{self.metric} has not improved for {now - self.position:g} {unit} "
                 f"(best {self.value:.4g} at {self.position:g} {unit})")
+
+    def reached(self, target: float) -> str | None:
+        """The reason to stop when the best value is at or below ``target`` (None: go on; ``target`` 0: off)."""
+        if target <= 0 or self.value is None or self.value > target:
+            return None
+        return f"{self.metric} reached {self.value:.4g} <= {target:g} (at {self.position:g})"
 
 
 __all__ = ["BestSnapshot", "SNAPSHOT_FILE"]

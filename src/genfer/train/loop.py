@@ -49,7 +49,7 @@ from genfer.train.tensorboard_log import TensorBoardLog
 
 log = logging.getLogger(__name__)
 
-RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints", "plateau_kimg"})
+RUNTIME_KEYS = frozenset({"threads", "checkpoint_minutes", "keep_checkpoints", "plateau_kimg", "target_fid"})
 """Config keys that may change between a run and its resumption (they do not change what is learnt; a
 stopping rule such as ``plateau_kimg`` only decides where the run ends)."""
 

@@ -289,7 +289,7 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
         return out
 
     def export_final(folder: Path) -> None:
-        if cfg.plateau_kimg > 0:
+        if cfg.plateau_kimg > 0 or cfg.target_fid > 0:
             if best.holds_best():
                 shutil.copytree(best.folder, folder, dirs_exist_ok=True)
                 return
@@ -300,7 +300,7 @@ def train_stylegan2(cfg: StyleGAN2TrainConfig, ctx: TrainContext) -> dict[str, A
     hooks = [Hook(every=cfg.every_steps(cfg.eval_every_kimg), fn=evaluate)] if cfg.grid_images or fid else []
     summary = ctx.finish(run, train_step, total_steps=plan.total_steps, hooks=hooks, metrics=("fid", "fid_extractor"),
                          start_info={"train_images": plan.n, "heldout_images": len(held_idx)}, export=export_final,
-                         stop_when=lambda: best.plateau(cfg.plateau_kimg))
+                         stop_when=lambda: best.reached(cfg.target_fid) or best.plateau(cfg.plateau_kimg))
     return summary | {"kimg": kimg(run.step), "best_fid": best.value, "best_kimg": best.position}
 
 
