@@ -171,6 +171,24 @@ def test_stylegan2_stops_at_the_target_fid_and_ships_that_snapshot(tiny_dataset,
     out = sg.train_stylegan2(cfg, run, progress=False)
     assert out["step"] == 3 and out["stopped_early"] == "fid reached 0.5 <= 0.5 (at 0.024)"
     assert (out["best_fid"], out["best_kimg"]) == (0.5, 0.024)
-    final, last = load_state_dict(run / "final" / "model.safetensors"), load_state_dict(run / "best" / "model.safetensors")
-    torch.testing.assert_close(final["style.1.weight"], last["style.1.weight"], rtol=0, atol=0)
     assert json.loads((run / "best" / SNAPSHOT_FILE).read_text())["step"] == 3
+
+
+def test_a_target_set_on_resume_ends_the_run_with_the_best_snapshot(tiny_dataset, tmp_path, monkeypatch):
+    """The best FID (step 2) is already below a target given when the run is resumed and lengthened: the run ends
+    at once, and final/ is the best snapshot, not the checkpoint's later weights (step 4)."""
+    import genfer.train.stylegan2 as sg
+
+    monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
+    _ScriptedFID.values = [3.0, 0.4, 2.0, 2.0, 9.0]
+    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
+        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
+        "fid_images=8", "eval_every_kimg=0.008", "kimg=0.032"])
+    run = tmp_path / "run"
+    assert sg.train_stylegan2(cfg, run, progress=False)["step"] == 4
+    out = sg.train_stylegan2(apply_overrides(cfg, ["kimg=0.064", "target_fid=0.5"]), run, progress=False)
+    assert out["step"] == 4 and out["stopped_early"] == "fid reached 0.4 <= 0.5 (at 0.016)"
+    final, best = load_state_dict(run / "final" / "model.safetensors"), load_state_dict(run / "best" / "model.safetensors")
+    last = load_state_dict(latest_checkpoint(run) / "g_ema.safetensors")
+    torch.testing.assert_close(final["style.1.weight"], best["style.1.weight"], rtol=0, atol=0)
+    assert not torch.equal(final["style.1.weight"], last["style.1.weight"])
