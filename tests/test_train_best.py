@@ -113,15 +113,20 @@ class _ScriptedFID:
         return _ScriptedFID.values.pop(0)
 
 
+def _scripted_fid_config(tiny_dataset, *overrides: str):
+    """The tiny StyleGAN2 preset on the tiny dataset, one thread, FID on (scripted), no grids, plus ``overrides``."""
+    return apply_overrides(STYLEGAN2_PRESETS["tiny"], [
+        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
+        "fid_images=8", *overrides])
+
+
 def test_stylegan2_stops_on_a_plateau_and_ships_the_best_snapshot(tiny_dataset, tmp_path, monkeypatch):
     import genfer.train.stylegan2 as sg
 
     monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
     _ScriptedFID.values = [3.0, 2.0, 2.5, 2.6, 9.0, 9.0, 9.0, 9.0]
     # batch 8, an evaluation every step (0.008 kimg), 8 steps; the plateau rule: 2 evaluations without improvement
-    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
-        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
-        "fid_images=8", "eval_every_kimg=0.008", "plateau_kimg=0.016"])
+    cfg = _scripted_fid_config(tiny_dataset, "eval_every_kimg=0.008", "plateau_kimg=0.016")
     run = tmp_path / "run"
     out = sg.train_stylegan2(cfg, run, progress=False)
     assert out["step"] == 4 and out["total_steps"] == 8
@@ -147,9 +152,7 @@ def test_without_the_plateau_rule_final_is_the_last_weights(tiny_dataset, tmp_pa
 
     monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
     _ScriptedFID.values = [2.0, 3.0, 3.0, 3.0]
-    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
-        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
-        "fid_images=8", "eval_every_kimg=0.016"])
+    cfg = _scripted_fid_config(tiny_dataset, "eval_every_kimg=0.016")
     run = tmp_path / "run"
     out = sg.train_stylegan2(cfg, run, progress=False)
     assert out["step"] == 8 and "stopped_early" not in out and out["best_kimg"] == 0.016
@@ -164,11 +167,8 @@ def test_stylegan2_stops_at_the_target_fid_and_ships_that_snapshot(tiny_dataset,
 
     monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
     _ScriptedFID.values = [3.0, 0.6, 0.5, 0.4, 9.0, 9.0, 9.0, 9.0]
-    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
-        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
-        "fid_images=8", "eval_every_kimg=0.008", "target_fid=0.5"])
-    run = tmp_path / "run"
-    out = sg.train_stylegan2(cfg, run, progress=False)
+    out = sg.train_stylegan2(_scripted_fid_config(tiny_dataset, "eval_every_kimg=0.008", "target_fid=0.5"),
+                             run := tmp_path / "run", progress=False)
     assert out["step"] == 3 and out["stopped_early"] == "fid reached 0.5 <= 0.5 (at 0.024)"
     assert (out["best_fid"], out["best_kimg"]) == (0.5, 0.024)
     assert json.loads((run / "best" / SNAPSHOT_FILE).read_text())["step"] == 3
@@ -181,9 +181,7 @@ def test_a_target_set_on_resume_ends_the_run_with_the_best_snapshot(tiny_dataset
 
     monkeypatch.setattr(sg, "FIDMonitor", _ScriptedFID)
     _ScriptedFID.values = [3.0, 0.4, 2.0, 2.0, 9.0]
-    cfg = apply_overrides(STYLEGAN2_PRESETS["tiny"], [
-        f"sources=[{{dataset: folder, root: '{tiny_dataset}', split: train}}]", "threads=1", "grid_images=0",
-        "fid_images=8", "eval_every_kimg=0.008", "kimg=0.032"])
+    cfg = _scripted_fid_config(tiny_dataset, "eval_every_kimg=0.008", "kimg=0.032")
     run = tmp_path / "run"
     assert sg.train_stylegan2(cfg, run, progress=False)["step"] == 4
     out = sg.train_stylegan2(apply_overrides(cfg, ["kimg=0.064", "target_fid=0.5"]), run, progress=False)
