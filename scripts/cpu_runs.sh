@@ -62,8 +62,9 @@ declare -A CMD=(
   # ... and G's tiles overlapping under a triangular window (the windowed head: continuous across patch borders, started
   # from the shipped per-patch head; the upsample head stayed blurred: docs/pfvit.md), with that D, 1 epoch
   [pfvit-windowed]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-windowed"
-  # ... then continued with D warmed up first (400 D-only steps: D read every face as neutral midway, docs/pfvit.md), 1.5 epochs
-  [pfvit-windowed-dwarm]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set disc_warmup_steps=400 --set optim.epochs=1.5 --set disc_optim.epochs=1.5 --out $RUNS/pfvit-cpu-windowed-dwarm"
+  # ... then continued with D warmed up first (400 D-only steps: D read every face as neutral midway, docs/pfvit.md), 1.25
+  # epochs (1.5 until step 241: shortened on resume to end within a session)
+  [pfvit-windowed-dwarm]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-dwarm"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
