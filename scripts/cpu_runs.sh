@@ -65,6 +65,9 @@ declare -A CMD=(
   # ... then continued with D warmed up first (400 D-only steps: D read every face as neutral midway, docs/pfvit.md), 1.25
   # epochs (1.5 until step 241: shortened on resume to end within a session)
   [pfvit-windowed-dwarm]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-dwarm"
+  # ... and with D's emotion units learning from real faces only (model.disc_emotion=real, StarGAN's rule): after the
+  # warm-up under Eq. 8's targets D still read every face as neutral (docs/pfvit.md)
+  [pfvit-windowed-reald]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set model.disc_emotion=real --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-reald"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"

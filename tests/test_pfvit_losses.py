@@ -67,3 +67,47 @@ def test_abs_cosine_eq2_by_hand():
     m = torch.tensor([[[0.5, 1.0]]])
     expected = (1 * 0.5 * 0.5) / (math.sqrt(0.25 + 4.0) * 0.5)
     assert abs_cosine(z * m, z * (1 - m)).item() == pytest.approx(expected)
+
+
+class _FixedDiscriminator(torch.nn.Module):
+    """Returns the given logits for the concatenated batch [x, x̂, x̃] (B = 1 each), whatever the images."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        assert images.shape[0] == self.logits.shape[0]
+        return self.logits
+
+
+@pytest.mark.parametrize("disc_emotion", ["all", "real"])
+def test_disc_emotion_decides_which_images_train_d_emotion_units(disc_emotion):
+    """K = 7, c = 0, y = 3. Emotion logits 0 except x̂'s and x̃'s class units at +5; real/fake logit 0 for x and 2
+    for the generated images. ``all`` (Eq. 8): x: 8·log 2; x̂: 6·log 2 + softplus(5) [unit 3, target 1: softplus(-5)]
+    + softplus(2); x̃ likewise with unit 0. ``real``: x as before, x̂ and x̃ only softplus(2) each."""
+    from types import SimpleNamespace
+
+    from genfer.config.pfvit import PFViTModelConfig
+    from genfer.train.pfvit import pfvit_discriminator_loss
+
+    k, y = 7, torch.tensor([3])
+    logits = torch.zeros(3, k + 1)
+    logits[1, 3], logits[2, 0] = 5.0, 5.0
+    logits[1:, k] = 2.0
+    model = SimpleNamespace(discriminator=_FixedDiscriminator(logits))
+    img = torch.zeros(1, 1, 4, 4)
+    cfg = PFViTModelConfig(num_classes=k, neutral=0, disc_emotion=disc_emotion)
+    got = pfvit_discriminator_loss(model, img, img, img, y, cfg).item()
+    sp = lambda v: math.log1p(math.exp(v))  # noqa: E731  softplus: -log σ(-v) = -log(1 - σ(v))
+    real_term = (k + 1) * math.log(2)
+    fake_term = 6 * math.log(2) + sp(-5.0) + sp(2.0) if disc_emotion == "all" else sp(2.0)
+    assert got == pytest.approx(real_term + 2 * fake_term, rel=1e-6)
+
+
+def test_disc_emotion_must_be_known():
+    from genfer.config.pfvit import PFViTModelConfig
+    from genfer.config.base import ConfigError
+
+    with pytest.raises(ConfigError, match="model.disc_emotion must be one of all, real"):
+        PFViTModelConfig(disc_emotion="fake")

@@ -18,6 +18,7 @@ generic network (genfer's shipped recognizer) or a face-recognition network (the
 OUTPUT_HEADS = ("patch", "conv", "upsample", "windowed")
 # the views of the image D judges: the paper's (patches on G's grid), or also shifted by half a patch (docs/pfvit.md)
 DISC_VIEWS = ("grid", "shifted")
+DISC_EMOTION_TARGETS = ("all", "real")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class PFViTModelConfig:
     ``disc_views`` is what D sees: ``grid`` (the paper's: the image as is, patched on G's grid) or ``shifted``
     (also the image shifted by half a patch, so G's patch borders fall inside D's patches; the logits are the
     mean over the two views). It changes D's forward only, not its parameters.
+    ``disc_emotion`` is what D's K emotion units learn from in D's own step: ``all`` (the paper's Eq. 8: x and x̂
+    with their class, x̃ with the neutral class) or ``real`` (StarGAN's rule: the emotion units learn from the real
+    x only, x̂ and x̃ enter D's loss through the real/fake unit alone; G's step is the same for both), for when x̃
+    still shows the expression and Eq. 8 would teach D that expressive faces are neutral (docs/pfvit.md).
     """
 
     mae: MAEConfig = field(default_factory=MAEConfig)
@@ -48,6 +53,7 @@ class PFViTModelConfig:
     output_head: str = "patch"
     head_channels: int = 32
     disc_views: str = "grid"
+    disc_emotion: str = "all"
 
     def __post_init__(self) -> None:
         _check(self.num_classes in (7, 8), f"model.num_classes must be 7 or 8, not {self.num_classes}")
@@ -61,6 +67,8 @@ class PFViTModelConfig:
         _check(self.head_channels >= 1, "model.head_channels must be >= 1")
         _check(self.disc_views in DISC_VIEWS,
                f"model.disc_views must be one of {', '.join(DISC_VIEWS)}, not {self.disc_views!r}")
+        _check(self.disc_emotion in DISC_EMOTION_TARGETS, f"model.disc_emotion must be one of "
+               f"{', '.join(DISC_EMOTION_TARGETS)}, not {self.disc_emotion!r}")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ One step on a batch (x, y):
 1. ``z = E(x)``, ``V_e``, ``V_p`` (S), ``x̂ = G(V_e + V_p)``, ``x̃ = G(V_p)`` and, for the ``generic``/``fr``
    orthogonality options, the emotion image ``G(V_e)``.
 2. D step (Adam 1e-4, β = (0.5, 0.999)): minimise L_dis (Eq. 7) over x (real), x̂ and x̃ (generated,
-   detached), with the targets of Eq. 8.
+   detached), with the targets of Eq. 8 (``model.disc_emotion=real``: x̂ and x̃ through the real/fake unit only).
 3. E, S, G, C step (Adam 2e-5): minimise ``w_emo L_emo + w_rec L_rec + w_adv L_adv + w_ortho L_ortho
    + w_ortho_features L_ortho_features``,
    where L_adv is L_dis of x̂ and x̃ with the real/fake target flipped to "real" (the usual non-saturating
@@ -187,11 +187,16 @@ def pfvit_generator_losses(
 
 def pfvit_discriminator_loss(model: PFViT, x: torch.Tensor, x_hat: torch.Tensor, x_tilde: torch.Tensor,
                              labels: torch.Tensor, cfg: PFViTModelConfig) -> torch.Tensor:
-    """L_dis (Eq. 7) for D: real x, and the generated x̂, x̃ (pass them detached)."""
+    """L_dis (Eq. 7) for D: real x, and the generated x̂, x̃ (pass them detached). With ``cfg.disc_emotion`` =
+    ``real`` the generated images' terms keep only the real/fake unit (D's emotion units learn from x alone)."""
     disc, k, c = model.discriminator, cfg.num_classes, cfg.neutral
     logits = disc(torch.cat([x, x_hat, x_tilde])).split(x.shape[0])
-    return sum(discrimination_loss(out, discriminator_targets(labels, kind, num_classes=k, neutral=c))
-               for out, kind in zip(logits, (REAL, RECONSTRUCTION, POKER)))
+    total = torch.zeros((), device=x.device)
+    for out, kind in zip(logits, (REAL, RECONSTRUCTION, POKER)):
+        targets = discriminator_targets(labels, kind, num_classes=k, neutral=c)
+        units = slice(k, None) if kind != REAL and cfg.disc_emotion == "real" else slice(None)
+        total = total + discrimination_loss(out[:, units], targets[:, units])
+    return total
 
 
 @trainer("pfvit")
