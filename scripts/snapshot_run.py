@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 import time
@@ -24,12 +25,14 @@ from genfer.hub import find_model_folder, ship_model
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 
 
-def _step_of(folder: Path) -> int | None:
-    """The training step a checkpoint folder records (``state.json``'s ``step``), if it records one."""
-    state = folder / "state.json"
-    if state.is_file():
-        return json.loads(state.read_text()).get("step")
-    return None
+def _step_of(folder: Path) -> dict:
+    """What a checkpoint folder records of its place in the run: ``{"step": N}`` from a ``ckpt-N`` name, or a
+    ``best/`` folder's own ``snapshot.json`` (metric, value, step, position)."""
+    match = re.fullmatch(r"ckpt-(\d+)", folder.name)
+    if match:
+        return {"step": int(match.group(1))}
+    own = folder / "snapshot.json"
+    return json.loads(own.read_text()) if own.is_file() else {}
 
 
 def snapshot(run: Path, name: str, *, keep_discriminator: bool, dest_root: Path = SNAPSHOTS) -> Path:
@@ -38,7 +41,7 @@ def snapshot(run: Path, name: str, *, keep_discriminator: bool, dest_root: Path 
     dest = ship_model(source, name, dest_root=dest_root, keep_discriminator=keep_discriminator)
     if (run / "metrics.jsonl").is_file():
         shutil.copyfile(run / "metrics.jsonl", dest / "metrics.jsonl")
-    record = {"run": str(run), "checkpoint": source.name, "step": _step_of(source),
+    record = {"run": str(run), "checkpoint": source.name, **_step_of(source),
               "written": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     (dest / "snapshot.json").write_text(json.dumps(record, indent=1) + "\n")
     return dest
