@@ -28,6 +28,9 @@ PFVIT_EMO3="--set init_from=$RUNS/mae-cpu/final --set weights.emo=3"
 # PF-ViT against its ViT baseline at one recipe (docs/pfvit.md, "An equal recipe"): both from the same MAE (re-run `mae`
 # first), the baseline's weight average (EMA 0.999) and drop-path 0.1 in E, set explicitly in both
 EQUAL_RECIPE="--set init_from=$RUNS/mae-cpu/final --set optim.ema_decay=0.999"
+# PF-ViT with G's windowed output head and the shifted D (docs/pfvit.md), and its continuations with D warmed up first
+WINDOWED="--set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted"
+WINDOWED_DWARM="--set init_from=$RUNS/pfvit-cpu-windowed/final $WINDOWED --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25"
 # ASIT runs invert the final generator (not the cpu preset's default, today's psp-gray64); Table 4's equal budget.
 ASIT_GEN="--set generator=$RUNS/stylegan2-cpu"
 ASIT_ABL="--set steps=3000"
@@ -61,13 +64,13 @@ declare -A CMD=(
   [pfvit-upsample]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=upsample --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-upsample"
   # ... and G's tiles overlapping under a triangular window (the windowed head: continuous across patch borders, started
   # from the shipped per-patch head; the upsample head stayed blurred: docs/pfvit.md), with that D, 1 epoch
-  [pfvit-windowed]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-windowed"
+  [pfvit-windowed]="train pfvit --preset cpu --set init_from=pfvit $WINDOWED --set optim.epochs=1 --set disc_optim.epochs=1 --out $RUNS/pfvit-cpu-windowed"
   # ... then continued with D warmed up first (400 D-only steps: D read every face as neutral midway, docs/pfvit.md), 1.25
   # epochs (1.5 until step 241: shortened on resume to end within a session)
-  [pfvit-windowed-dwarm]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-dwarm"
+  [pfvit-windowed-dwarm]="train pfvit --preset cpu $WINDOWED_DWARM --out $RUNS/pfvit-cpu-windowed-dwarm"
   # ... and with D's emotion units learning from real faces only (model.disc_emotion=real, StarGAN's rule): after the
   # warm-up under Eq. 8's targets D still read every face as neutral (docs/pfvit.md)
-  [pfvit-windowed-reald]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed/final --set weights.emo=3 --set model.output_head=windowed --set model.disc_views=shifted --set model.disc_emotion=real --set disc_warmup_steps=400 --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-reald"
+  [pfvit-windowed-reald]="train pfvit --preset cpu $WINDOWED_DWARM --set model.disc_emotion=real --out $RUNS/pfvit-cpu-windowed-reald"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from genfer.hub import find_model_folder, ship_model
+from genfer.train.best import SNAPSHOT_FILE
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots"
 
@@ -31,7 +32,7 @@ def _step_of(folder: Path) -> dict:
     match = re.fullmatch(r"ckpt-(\d+)", folder.name)
     if match:
         return {"step": int(match.group(1))}
-    own = folder / "snapshot.json"
+    own = folder / SNAPSHOT_FILE
     return json.loads(own.read_text()) if own.is_file() else {}
 
 
