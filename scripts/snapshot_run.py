@@ -54,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("name", help="the snapshot's folder name under snapshots/")
     ap.add_argument("--keep-discriminator", action="store_true", help="also keep the run's discriminator")
     ap.add_argument("--best", action="store_true", help="also write the run's best/ as NAME-best")
+    ap.add_argument("--dest", type=Path, default=SNAPSHOTS, help="where NAME is written (default: snapshots/)")
     args = ap.parse_args(argv)
-    written = [snapshot(args.run, args.name, keep_discriminator=args.keep_discriminator)]
+    keep = {"keep_discriminator": args.keep_discriminator, "dest_root": args.dest}
+    written = [snapshot(args.run, args.name, **keep)]
     if args.best and (args.run / "best").is_dir():
-        written.append(snapshot(args.run / "best", f"{args.name}-best", keep_discriminator=args.keep_discriminator))
+        written.append(snapshot(args.run / "best", f"{args.name}-best", **keep))
     for folder in written:
         print(f"{folder}: {json.loads((folder / 'snapshot.json').read_text())}")
     return 0
