@@ -96,7 +96,7 @@ def poker_face_extra(neutralizer, recognizer=None) -> DemoExtra:
             rows.append([(f.aligned, f"input (aligned {f.aligned.shape[0]} px)\n{read_input}"),
                          (f.reconstruction, f"reconstruction x̂ = G(V_e + V_p){x_hat}"),
                          (f.poker_face, f"poker face x̃ = G(V_p){x_tilde}"),
-                         (f.emotion, "emotion image G(V_e)")])
+                         (f.emotion, "emotion image G(V_e): V_e alone,\nabstract by design (paper Fig. 3)")])
         return face_rows("PF-ViT: poker faces (<code>genfer neutralize</code>)", rows)
 
     return extra
