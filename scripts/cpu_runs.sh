@@ -50,7 +50,8 @@ declare -A CMD=(
   [pfvit-shiftd]="train pfvit --preset cpu --set init_from=pfvit --set weights.emo=3 --set model.output_head=conv --set model.disc_views=shifted --set optim.epochs=2 --set disc_optim.epochs=2 --out $RUNS/pfvit-cpu-shiftd"
   [pfvit-generic]="train pfvit --preset cpu --set init_from=$RUNS/mae-cpu/final --set model.orthogonality=generic --out $RUNS/pfvit-cpu-generic"
   [vit-mae-equal]="train --preset cpu_vit $EQUAL_RECIPE --set model.drop_rate=0.1 --out $RUNS/vit-mae-equal"
-  [pfvit-equal]="train pfvit --preset cpu $EQUAL_RECIPE --set model.mae.encoder.drop_path=0.1 --set weights.emo=3 --out $RUNS/pfvit-cpu-equal"
+  # (PF-ViT as shipped since 2026-11-30: L_emo weight 3, windowed head, shifted D, D's emotion units on real faces)
+  [pfvit-equal]="train pfvit --preset cpu $EQUAL_RECIPE --set model.mae.encoder.drop_path=0.1 $WINDOWED --set model.disc_emotion=real --out $RUNS/pfvit-cpu-equal"
   [switchgan]="train switchgan --preset cpu --out $RUNS/switchgan-cpu"
   # generated-faces issue (item 3): retrain the shipped switch-unit GAN without ghosts (L_per on channel means, TV of the
   # residuals, pooled switch: the cpu preset's defaults since then, set explicitly here), 15 epochs (the shipped 10: 2.2 h)
