@@ -268,6 +268,34 @@ def test_initialise_from_a_trained_pfvit_copies_e_s_c_g_and_starts_d_from_them(t
     torch.testing.assert_close(model.discriminator.patch_embed.proj.weight, source.encoder.patch_embed.proj.weight)
 
 
+def test_initialise_from_a_checkpoint_with_d_continues_that_d(tmp_path):
+    """A training checkpoint keeps D: a continuation starts D from it (D's learnt reading of expressions is not
+    thrown away); a D of other shapes is not forced in and D starts from E and G instead."""
+    from dataclasses import replace
+
+    from genfer.config import config_document
+    from genfer.io.model_folder import write_model_folder
+
+    torch.manual_seed(4)
+    source = build_pfvit(TINY)
+    with torch.no_grad():
+        for p in source.discriminator.parameters():
+            p.add_(0.5)  # a D that differs from anything built from E and G
+    document = config_document(replace(PFVIT_PRESETS["tiny"], model=TINY))
+    write_model_folder(tmp_path / "ckpt", source.state_dict(), document)  # as a checkpoint's model.safetensors
+    model = build_pfvit(TINY)
+    initialise_from(model, tmp_path / "ckpt", TINY)
+    for k, v in source.discriminator.state_dict().items():
+        torch.testing.assert_close(model.discriminator.state_dict()[k], v, msg=k)
+    # a D with one class fewer in its head does not fit this run's D
+    other = {k: (v[:-1] if k == "discriminator.head.weight" else v) for k, v in source.state_dict().items()}
+    write_model_folder(tmp_path / "other", other, document)
+    model = build_pfvit(TINY)
+    initialise_from(model, tmp_path / "other", TINY)
+    torch.testing.assert_close(model.discriminator.blocks[0].attn.qkv.weight,
+                               source.generator.decoder.blocks[0].attn.qkv.weight)
+
+
 def test_from_mae_copies_encoder_decoder_mca_and_disc():
     torch.manual_seed(1)
     mae = build_mae(MAE_PRESETS["tiny"])

@@ -37,8 +37,8 @@ import torch
 
 from genfer.config import MAEConfig, PFViTModelConfig, PFViTTrainConfig, to_dict
 from genfer.data.tensors import load_train_val
-from genfer.hub import load_model
-from genfer.io import CheckpointError, step_generator
+from genfer.hub import find_model_folder, load_model
+from genfer.io import CheckpointError, load_state_dict, step_generator
 from genfer.io.images import normalize
 from genfer.losses.pfvit import (
     POKER,
@@ -72,8 +72,9 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     From an MAE (the paper's start): E is its encoder, G its decoder (MCA from the decoder's first block), D its
     patch embedding and decoder. From a PF-ViT (e.g. the shipped one, to train a new output head on it): E, S, C,
     MCA and G's decoder are copied, a G output head the folder lacks starts fresh (a ``conv`` head starts as the
-    identity of the per-patch output, a ``windowed`` one from the per-patch head's weights), and D — which
-    shipped folders do not keep — starts from the folder's E patch embedding and G decoder, as from an MAE. Either
+    identity of the per-patch output, a ``windowed`` one from the per-patch head's weights), and D is the folder's
+    own D when it keeps one of this run's shapes (a training checkpoint ``ckpt-N/``), else — shipped folders and
+    ``final/`` keep none — it starts from the folder's E patch embedding and G decoder, as from an MAE. Either
     model's sizes must be those of ``cfg.mae`` (:func:`mae_sizes`: E's drop-path rate may differ).
     """
     loaded = load_model(folder, methods=("mae", "pfvit"))
@@ -99,8 +100,30 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
             else:
                 model.generator.head_from_decoder()
     model.encoder.load_state_dict(encoder.state_dict())
-    if model.discriminator is not None:
+    if model.discriminator is None:
+        return
+    kept = kept_discriminator(folder, model.discriminator) if loaded.method == "pfvit" else None
+    if kept is not None:
+        model.discriminator.load_state_dict(kept)
+        log.info("init_from %s: D continues from the folder's D", folder)
+    else:
         model.discriminator.load_from_parts(encoder, decoder)
+
+
+def kept_discriminator(folder: str | Path, discriminator: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The ``discriminator.*`` tensors of a PF-ViT folder's ``model.safetensors`` (keys without the prefix) when
+    they are exactly ``discriminator``'s names and shapes; None when the folder keeps no D (shipped, ``final/``)
+    or one of another shape (logged)."""
+    weights = find_model_folder(folder) / "model.safetensors"
+    state = {k.removeprefix("discriminator."): v for k, v in load_state_dict(weights).items()
+             if k.startswith("discriminator.")}
+    if not state:
+        return None
+    own = discriminator.state_dict()
+    if state.keys() != own.keys() or any(state[k].shape != own[k].shape for k in own):
+        log.info("init_from %s: its D has other shapes than this run's; D starts from its E and G", folder)
+        return None
+    return state
 
 
 def mae_sizes(cfg: MAEConfig) -> dict[str, Any]:
