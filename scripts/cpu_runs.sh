@@ -72,6 +72,8 @@ declare -A CMD=(
   # ... and with D's emotion units learning from real faces only (model.disc_emotion=real, StarGAN's rule): after the
   # warm-up under Eq. 8's targets D still read every face as neutral (docs/pfvit.md)
   [pfvit-windowed-reald]="train pfvit --preset cpu $WINDOWED_DWARM --set model.disc_emotion=real --out $RUNS/pfvit-cpu-windowed-reald"
+  # ... continued 1.25 epochs more from its last checkpoint, whose D (now partly reading expressions) init_from keeps
+  [pfvit-windowed-reald2]="train pfvit --preset cpu --set init_from=$RUNS/pfvit-cpu-windowed-reald/ckpt-000001052 $WINDOWED --set model.disc_emotion=real --set optim.epochs=1.25 --set disc_optim.epochs=1.25 --out $RUNS/pfvit-cpu-windowed-reald2"
   [switchgan-no-expr]="train switchgan --preset cpu $ABLATION --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-expr"
   [switchgan-no-synfi]="train switchgan --preset cpu $ABLATION --set synthesised_faces_for_classifier=false --set expression_representation=false --out $RUNS/switchgan-cpu-3ep-no-synfi"
   [stylegan2]="train stylegan2 --preset cpu --out $RUNS/stylegan2-cpu"
