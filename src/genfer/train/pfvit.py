@@ -37,8 +37,8 @@ import torch
 
 from genfer.config import MAEConfig, PFViTModelConfig, PFViTTrainConfig, to_dict
 from genfer.data.tensors import load_train_val
-from genfer.hub import find_model_folder, load_model
-from genfer.io import CheckpointError, load_state_dict, step_generator
+from genfer.hub import load_model
+from genfer.io import WEIGHTS_FILE, CheckpointError, load_state_dict, step_generator
 from genfer.io.images import normalize
 from genfer.losses.pfvit import (
     POKER,
@@ -102,7 +102,7 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
     model.encoder.load_state_dict(encoder.state_dict())
     if model.discriminator is None:
         return
-    kept = kept_discriminator(folder, model.discriminator) if loaded.method == "pfvit" else None
+    kept = kept_discriminator(loaded.folder, model.discriminator) if loaded.method == "pfvit" else None
     if kept is not None:
         model.discriminator.load_state_dict(kept)
         log.info("init_from %s: D continues from the folder's D", folder)
@@ -110,12 +110,11 @@ def initialise_from(model: PFViT, folder: str | Path, cfg: PFViTModelConfig) -> 
         model.discriminator.load_from_parts(encoder, decoder)
 
 
-def kept_discriminator(folder: str | Path, discriminator: torch.nn.Module) -> dict[str, torch.Tensor] | None:
-    """The ``discriminator.*`` tensors of a PF-ViT folder's ``model.safetensors`` (keys without the prefix) when
-    they are exactly ``discriminator``'s names and shapes; None when the folder keeps no D (shipped, ``final/``)
-    or one of another shape (logged)."""
-    weights = find_model_folder(folder) / "model.safetensors"
-    state = {k.removeprefix("discriminator."): v for k, v in load_state_dict(weights).items()
+def kept_discriminator(folder: Path, discriminator: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The ``discriminator.*`` tensors of a PF-ViT model or checkpoint folder's weights (keys without the prefix)
+    when they are exactly ``discriminator``'s names and shapes; None when the folder keeps no D (shipped,
+    ``final/``) or one of another shape (logged)."""
+    state = {k.removeprefix("discriminator."): v for k, v in load_state_dict(folder / WEIGHTS_FILE).items()
              if k.startswith("discriminator.")}
     if not state:
         return None
