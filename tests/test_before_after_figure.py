@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
+from script_helpers import ROOT, load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("before_after_figure", ROOT / "scripts" / "before_after_figure.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/before_after_figure.py")
 
 
 def test_reference_is_next_face_with_another_label():

@@ -4,9 +4,7 @@ genfer's Fréchet distance of the named extractor's features, and every method r
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
-import sys
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +14,7 @@ import pytest
 import torch
 from conftest import write_class_folders
 from PIL import Image
+from script_helpers import load_script
 from torch import nn
 
 from genfer.config import DataConfig, ImageSource, save_config
@@ -26,17 +25,11 @@ from genfer.metrics.frechet import frechet_distance_stats
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "inversion_report.py"
-
 
 @pytest.fixture(scope="module")
 def report():
     """The benchmark script as a module."""
-    spec = importlib.util.spec_from_file_location("inversion_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["inversion_report"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/inversion_report.py")
 
 
 @pytest.fixture

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import torch
+from script_helpers import load_script
 
 from genfer.config import PFVIT_PRESETS, to_dict
 from genfer.io import load_state_dict, save_state_dict
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("snapshot_run", ROOT / "scripts" / "snapshot_run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _checkpoint(folder: Path, value: float) -> None:
@@ -36,7 +27,7 @@ def test_snapshot_writes_the_latest_checkpoint_and_best_with_their_steps(tmp_pat
     _checkpoint(run / "best", 0.75)
     best_record = {"metric": "fid", "value": 0.6, "step": 12, "position": 0.4}
     (run / "best" / "snapshot.json").write_text(json.dumps(best_record))
-    assert _script().main([str(run), "gen", "--best", "--dest", str(tmp_path / "snapshots")]) == 0
+    assert load_script("scripts/snapshot_run.py").main([str(run), "gen", "--best", "--dest", str(tmp_path / "snapshots")]) == 0
 
     latest = tmp_path / "snapshots" / "gen"
     weights = load_state_dict(latest / "model.safetensors")
