@@ -10,7 +10,8 @@ naming its ``method``) and, when shipped, ``MODEL_CARD.md``. Shipped models live
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,16 +142,75 @@ DISCRIMINATOR_FILE = f"{DISCRIMINATOR}.safetensors"
 """The trained D kept beside a generator's ``model.safetensors`` (warm starts, ASIT's inversion discriminator)."""
 
 
+SHARED_FILE = "shared_weights.json"
+"""Beside a shipped model's weights: ``{model name: [key prefixes]}``, the entries it takes from another shipped model
+instead of storing them again (HyperStyle's frozen pSp encoder and generator are ``psp-gray64``'s)."""
+
+
+def _shared_source(root: Path, name: str) -> Path:
+    """The model folder ``name`` in ``root`` (the folder holding the sharing model), else the shipped model ``name``."""
+    beside = root / name
+    return beside if beside.is_dir() else resolve_model_folder(name)
+
+
+def _read_shared_spec(folder: Path) -> dict[str, tuple[str, ...]]:
+    path = folder / SHARED_FILE
+    if not path.is_file():
+        return {}
+    try:
+        spec = json.loads(path.read_text())
+        return {str(name): tuple(str(p) for p in prefixes) for name, prefixes in spec.items()}
+    except (ValueError, AttributeError, TypeError):
+        raise CheckpointError(f"{path} is not a {{model name: [key prefixes]}} JSON object") from None
+
+
+def _shared_weights(folder: Path, spec: Mapping[str, tuple[str, ...]]) -> dict:
+    """The state entries under each shared model's prefixes, read from that model's folder."""
+    merged: dict = {}
+    for name, prefixes in spec.items():
+        source, source_cfg = read_model_config(_shared_source(folder.parent, name))
+        _, state = _inference_weights(source, registry.method_of(source_cfg))
+        picked = {k: v for k, v in state.items() if k.startswith(prefixes)}
+        if not picked:
+            raise CheckpointError(f"{folder}: the model {name} it shares weights with has none under {list(prefixes)}")
+        merged.update(picked)
+    return merged
+
+
 def _inference_weights(folder: Path, method: registry.Method) -> tuple[Path, dict]:
     """(weights file, state dict) of a model or checkpoint folder: the method's ``checkpoint_weights`` in a training
     checkpoint that has them (a PF-ViT run keeps a weight average only with ``optim.ema_decay`` > 0), else
-    ``model.safetensors``; without what inference never uses (the method's ``drop_prefixes``)."""
+    ``model.safetensors`` with the entries it shares with other shipped models (:data:`SHARED_FILE`); without what
+    inference never uses (the method's ``drop_prefixes``)."""
     from genfer.io.weights import load_state_dict  # reading configs and listing models need no torch
 
     is_checkpoint = (folder / "trainer.pt").is_file()
     averaged = is_checkpoint and (folder / method.checkpoint_weights).is_file()
     weights = folder / (method.checkpoint_weights if averaged else WEIGHTS_FILE)
-    return weights, registry.inference_state(method, load_state_dict(weights))
+    state = load_state_dict(weights)
+    if not averaged:
+        state = {**_shared_weights(folder, _read_shared_spec(folder)), **state}
+    return weights, registry.inference_state(method, state)
+
+
+def _split_shared(state: dict, share: Mapping[str, tuple[str, ...]], dest_root: Path, half: bool) -> dict:
+    """``state`` without the entries another shipped model already stores, after checking that they are equal to
+    that model's (as stored: fp16 when ``half``)."""
+    import torch
+
+    kept = dict(state)
+    for name, prefixes in share.items():
+        source, source_cfg = read_model_config(_shared_source(dest_root, name))
+        _, theirs = _inference_weights(source, registry.method_of(source_cfg))
+        mine = {k: v for k, v in state.items() if k.startswith(tuple(prefixes))}
+        if not mine:
+            raise CheckpointError(f"nothing under {list(prefixes)} to share with {name}")
+        for key, value in mine.items():
+            stored = value.half() if half and value.is_floating_point() else value
+            if key not in theirs or not torch.equal(stored, theirs[key].to(stored.dtype)):
+                raise CheckpointError(f"{key} differs from {name}'s: the weights are not shared, ship them whole")
+            del kept[key]
+    return kept
 
 
 def discriminator_state(folder: Path) -> dict | None:
@@ -205,17 +265,23 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
 
 
 def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None,
-               keep_discriminator: bool = False, discriminator_from: str | Path | None = None) -> Path:
+               keep_discriminator: bool = False, discriminator_from: str | Path | None = None,
+               share: Mapping[str, tuple[str, ...]] | None = None) -> Path:
     """Copy a trained model (any method's ``final/``, run or checkpoint) into the package as ``name``.
 
     Writes ``model.safetensors`` (the inference weights, without the method's ``drop_prefixes``, e.g. D) as fp16
     when ``half`` (check the measured figures are unchanged before shipping) and ``config.json`` naming the method;
     ``keep_discriminator`` also copies a kept ``discriminator.safetensors`` (a generator's D, for warm starts and
     ASIT), from ``source`` or from ``discriminator_from`` (the generator folder a pSp model was trained on, whose D
-    the pSp folder does not keep). The model card is written separately by hand with the measured figures.
+    the pSp folder does not keep). ``share`` (``{shipped model: key prefixes}``) leaves out the entries equal to
+    another shipped model's (checked) and records them in :data:`SHARED_FILE`, from which loading takes them. The
+    model card is written separately by hand with the measured figures.
     """
     folder, cfg = read_model_config(source)
     _, state = _inference_weights(folder, registry.method_of(cfg))
+    root = dest_root or models_dir()
+    if share:
+        state = _split_shared(state, share, root, half)
     extra = {}
     if keep_discriminator or discriminator_from is not None:
         d_folder = find_model_folder(discriminator_from) if discriminator_from is not None else folder
@@ -223,7 +289,13 @@ def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: P
         if d_state is None:
             raise CheckpointError(f"{d_folder} keeps no discriminator")
         extra[DISCRIMINATOR] = d_state
-    return write_model_folder((dest_root or models_dir()) / name, state, config_document(cfg), half=half, extra=extra)
+    dest = write_model_folder(root / name, state, config_document(cfg), half=half, extra=extra)
+    shared_file = dest / SHARED_FILE
+    if share:
+        shared_file.write_text(json.dumps({k: list(v) for k, v in share.items()}, indent=1) + "\n")
+    elif shared_file.is_file():
+        shared_file.unlink()
+    return dest
 
 
 __all__ = [
@@ -233,6 +305,7 @@ __all__ = [
     "REFERENCE_RECOGNIZER",
     "LoadedModel",
     "MODEL_ALIASES",
+    "SHARED_FILE",
     "DISCRIMINATOR",
     "DISCRIMINATOR_FILE",
     "available_models",
