@@ -6,6 +6,10 @@ with genfer's reader) as 48 px PNGs into a temporary folder, then runs in-proces
 - ``neutralize CROPS --aligned --out DIR``        (shipped ``pfvit``): aligned faces/s
 - ``transfer --pairs CSV --aligned --out DIR``    (shipped ``switchgan``; N pairs of those faces): pairs/s
 - ``invert CROPS --aligned --out DIR``            (shipped ``psp-gray64``, encoder only): faces/s
+- ``edit CROPS --emotion happiness --strength 3 --aligned --out DIR`` (latent editing, Eq. 1): faces/s
+
+(``--extra --method latent`` times latent neutralisation and transfer, ``--extra --refine 50`` inversion refined
+by optimisation; ``--extra --inverter hyperstyle`` another inverter)
 
 each at ``--threads T``, writing every image, after a warm-up run (imports, file cache). Each command is timed
 twice: on 1 input (``setup_s``: model loading, the first face) and on all N (``wall_s``). ``per_s`` is the
@@ -14,6 +18,8 @@ average is printed too: a shared machine slows every figure.
 
     python benchmarks/generative_speed.py [--n 100] [--threads 2] [--commands neutralize,transfer,invert]
                                           [--batch-size B] [--precision bfloat16] [--extra ARG ...]
+    python benchmarks/generative_speed.py --commands neutralize,transfer --extra --method latent
+    python benchmarks/generative_speed.py --commands edit,invert --extra --refine 50
 """
 
 import argparse
@@ -30,7 +36,9 @@ from genfer.cli import main
 from genfer.data.registry import open_dataset
 from genfer.paths import dataset_root
 
-UNITS = {"neutralize": "aligned_faces_per_s", "transfer": "pairs_per_s", "invert": "faces_per_s"}
+UNITS = {"neutralize": "aligned_faces_per_s", "transfer": "pairs_per_s", "invert": "faces_per_s", "edit": "faces_per_s"}
+COMMAND_ARGS = {"edit": ["--emotion", "happiness", "--strength", "3"]}
+"""Arguments a command needs besides its inputs."""
 
 
 def write_faces(folder: Path, n: int, offset: int) -> list[Path]:
@@ -59,6 +67,7 @@ def write_pairs(path: Path, faces: list[Path]) -> Path:
 def argv_of(command: str, inputs: list[Path], pairs: Path | None, out: Path, args: argparse.Namespace) -> list[str]:
     argv = [command]
     argv += ["--pairs", str(pairs)] if command == "transfer" else [str(p) for p in inputs]
+    argv += COMMAND_ARGS.get(command, [])
     argv += ["--aligned", "--out", str(out), "--threads", str(args.threads), "--json", "--quiet"]
     if args.batch_size:
         argv += ["--batch-size", str(args.batch_size)]
