@@ -202,3 +202,19 @@ def test_demo_edit_row_shows_each_edit_and_the_neutral_face_with_its_reading(gra
         assert np.array_equal(shown[:: shown.shape[0] // 64, :: shown.shape[0] // 64], image)  # the code's image
         probs = rec.predict_crops(image[None])[0]
         assert caption.split("\n")[1] == f"read as {rec.classes[int(probs.argmax())]} {probs.max():.2f}"
+
+
+def test_generator_fingerprint_survives_fp16_shipping_but_not_a_changed_weight():
+    """Directions fitted on a float32 generator keep matching its fp16 shipped copy, and only it."""
+    from genfer.pipelines.latent import generator_fingerprint
+
+    fp32 = torch.nn.Linear(4, 3)
+    with torch.no_grad():
+        fp32.weight.copy_(torch.linspace(-1, 1, 12).reshape(3, 4) + 1e-5)  # not exactly representable in fp16
+    shipped = torch.nn.Linear(4, 3)
+    shipped.load_state_dict({k: v.half().float() for k, v in fp32.state_dict().items()})
+    assert not torch.equal(shipped.weight, fp32.weight)
+    assert generator_fingerprint(shipped) == generator_fingerprint(fp32)
+    with torch.no_grad():
+        shipped.weight[0, 0] += 0.01
+    assert generator_fingerprint(shipped) != generator_fingerprint(fp32)

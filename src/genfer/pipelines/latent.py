@@ -69,13 +69,18 @@ def load_inverter(inverter: str | Path = "psp", *, device: str = "cpu") -> Loade
 
 
 def generator_fingerprint(generator: torch.nn.Module) -> str:
-    """A short hash of a generator's weights (float32 values), naming the generator a directions file belongs to."""
+    """A short hash of a generator's weights, naming the generator a directions file belongs to.
+
+    Floating-point weights are hashed as rounded to float16, so that the fp16 copy a model folder ships has the
+    fingerprint of the float32 weights the directions were fitted on.
+    """
     h = hashlib.sha1()
     for name, p in sorted(generator.state_dict().items()):
         if name.startswith("noises."):
             continue
+        value = p.detach().cpu()
         h.update(name.encode())
-        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+        h.update((value.half() if value.is_floating_point() else value).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
