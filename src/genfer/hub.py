@@ -164,13 +164,18 @@ def _read_shared_spec(folder: Path) -> dict[str, tuple[str, ...]]:
         raise CheckpointError(f"{path} is not a {{model name: [key prefixes]}} JSON object") from None
 
 
+def _entries_of(root: Path, name: str, prefixes: tuple[str, ...]) -> dict:
+    """The inference state entries under ``prefixes`` of the model ``name`` (:func:`_shared_source`)."""
+    source, source_cfg = read_model_config(_shared_source(root, name))
+    _, state = _inference_weights(source, registry.method_of(source_cfg))
+    return {k: v for k, v in state.items() if k.startswith(prefixes)}
+
+
 def _shared_weights(folder: Path, spec: Mapping[str, tuple[str, ...]]) -> dict:
     """The state entries under each shared model's prefixes, read from that model's folder."""
     merged: dict = {}
     for name, prefixes in spec.items():
-        source, source_cfg = read_model_config(_shared_source(folder.parent, name))
-        _, state = _inference_weights(source, registry.method_of(source_cfg))
-        picked = {k: v for k, v in state.items() if k.startswith(prefixes)}
+        picked = _entries_of(folder.parent, name, prefixes)
         if not picked:
             raise CheckpointError(f"{folder}: the model {name} it shares weights with has none under {list(prefixes)}")
         merged.update(picked)
@@ -187,9 +192,7 @@ def _inference_weights(folder: Path, method: registry.Method) -> tuple[Path, dic
     is_checkpoint = (folder / "trainer.pt").is_file()
     averaged = is_checkpoint and (folder / method.checkpoint_weights).is_file()
     weights = folder / (method.checkpoint_weights if averaged else WEIGHTS_FILE)
-    state = load_state_dict(weights)
-    if not averaged:
-        state = {**_shared_weights(folder, _read_shared_spec(folder)), **state}
+    state = {**_shared_weights(folder, _read_shared_spec(folder)), **load_state_dict(weights)}
     return weights, registry.inference_state(method, state)
 
 
@@ -200,8 +203,7 @@ def _split_shared(state: dict, share: Mapping[str, tuple[str, ...]], dest_root: 
 
     kept = dict(state)
     for name, prefixes in share.items():
-        source, source_cfg = read_model_config(_shared_source(dest_root, name))
-        _, theirs = _inference_weights(source, registry.method_of(source_cfg))
+        theirs = _entries_of(dest_root, name, tuple(prefixes))
         mine = {k: v for k, v in state.items() if k.startswith(tuple(prefixes))}
         if not mine:
             raise CheckpointError(f"nothing under {list(prefixes)} to share with {name}")
