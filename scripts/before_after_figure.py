@@ -121,15 +121,19 @@ def system_rows(system: str, loaded: LoadedModel, name: str, faces: torch.Tensor
     return [(f"{tag}: reconstruction\n{name}", recon)]
 
 
-def figure(rows: list[tuple[str, torch.Tensor]], side: int) -> Image.Image:
-    """A labelled grid: one row per caption, tiles enlarged (nearest) to ``side`` px."""
+def figure(rows: list[tuple[str, torch.Tensor]], side: int, header: list[str] | None = None) -> Image.Image:
+    """A labelled grid: one row per caption, tiles enlarged (nearest) to ``side`` px; ``header``: column captions."""
     font = ImageFont.load_default(size=14)
     gap = 4
-    width = LABEL_WIDTH + FACES * (side + gap)
-    out = Image.new("RGB", (width, len(rows) * (side + gap)), "white")
+    top = 24 if header else 0
+    width = LABEL_WIDTH + max(len(images) for _, images in rows) * (side + gap)
+    out = Image.new("RGB", (width, top + len(rows) * (side + gap)), "white")
     draw = ImageDraw.Draw(out)
+    for k, caption in enumerate(header or []):
+        x = LABEL_WIDTH + k * (side + gap) + (side - draw.textlength(caption, font=font)) / 2
+        draw.text((x, 4), caption, fill="black", font=font)
     for r, (caption, images) in enumerate(rows):
-        y = r * (side + gap)
+        y = top + r * (side + gap)
         draw.multiline_text((6, y + side // 2 - 16), caption, fill="black", font=font, spacing=4)
         for k, img in enumerate(images):
             arr = img.permute(1, 2, 0).numpy()

@@ -160,3 +160,15 @@ def test_explain_serves_a_resnet_without_the_grad_cam_package(services, photo_fi
 def test_serve_refuses_a_folder_that_is_not_a_directions_folder(capsys, tmp_path):
     code, _, err = run_cli(capsys, "serve", "--directions", str(tmp_path))
     assert_user_error(code, err, f"{tmp_path} is not a directions folder", "genfer directions fit")
+
+
+def test_serve_finds_the_directions_shipped_beside_the_invert_model(tmp_path):
+    from genfer.commands.serve import _directions
+    from genfer.hub import find_model_folder
+    from genfer.inversion import DEFAULT_GAN
+
+    shipped = find_model_folder(DEFAULT_GAN) / "directions"
+    assert _directions("auto", DEFAULT_GAN) == str(shipped) and (shipped / "directions.json").is_file()
+    assert _directions("auto", None) == str(shipped)  # /edit inverts with pSp when /invert is off
+    assert _directions("AUTO", str(tmp_path)) is None  # a model folder without directions: /edit not served
+    assert _directions("none", DEFAULT_GAN) is None

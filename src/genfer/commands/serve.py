@@ -1,10 +1,11 @@
 """``genfer serve``: the HTTP JSON API and the web page (needs the ``serve`` extra: FastAPI, uvicorn).
 
     genfer serve [--host 127.0.0.1] [--port 8000] [--model M] [--neutralize-model M|none] [--transfer-model M|none]
-                 [--invert-model M|none] [--directions DIR] [--max-upload-mb 20] [--max-pixels 50000000]
+                 [--invert-model M|none] [--directions auto|none|DIR] [--max-upload-mb 20] [--max-pixels 50000000]
 
 Loads the models once (a bad ``--model`` or a ``--directions`` that is not a directions folder is a one-line error,
-exit 2), then serves until interrupted. ``/edit`` is served only with ``--directions``. The endpoints and their JSON
+exit 2), then serves until interrupted. ``/edit`` is served with the directions shipped beside the ``--invert-model``
+(``--directions auto``, the default) or a folder's, and not with ``--directions none``. The endpoints and their JSON
 are in :mod:`genfer.serve.app` and docs/serve.md.
 """
 
@@ -23,6 +24,22 @@ def _model_or_none(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
+def _directions(value: str, invert_model: str | None) -> str | None:
+    """The directions folder ``--directions`` names (None: /edit not served), checked before the models load."""
+    if value.lower() == "none":
+        return None
+    if value.lower() == "auto":
+        from genfer.inversion import DEFAULT_GAN
+        from genfer.pipelines.latent import shipped_directions
+
+        folder = shipped_directions(invert_model or DEFAULT_GAN)
+        return None if folder is None else str(folder)
+    from genfer.editing.store import load_directions
+
+    load_directions(value)  # a wrong folder fails at once
+    return value
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     from genfer.hub import DEFAULT_RECOGNIZER, MODEL_ALIASES
     from genfer.inversion import DEFAULT_GAN
@@ -38,9 +55,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="switch-unit GAN for /transfer ('none': not served)")
     p.add_argument("--invert-model", type=_model_or_none, default=DEFAULT_GAN,
                    help="pSp model for /invert ('none': not served)")
-    p.add_argument("--directions", metavar="DIR",
-                   help="emotion directions folder (`genfer directions fit`) of the --invert-model's generator: "
-                        "serves /edit (not served without)")
+    p.add_argument("--directions", metavar="auto|none|DIR", default="auto",
+                   help="emotion directions of the --invert-model's generator for /edit: 'auto' (default) the ones "
+                        "shipped beside it, a folder from `genfer directions fit`, or 'none' (/edit not served)")
     add_detector(p)
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest request body in MiB (413 beyond)")
     p.add_argument("--max-pixels", type=int, default=50_000_000, help="largest image in pixels (413 beyond)")
@@ -61,10 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--port must be in 1..65535, not {args.port}")
     if args.max_upload_mb <= 0 or args.max_pixels <= 0:
         raise UserError("--max-upload-mb and --max-pixels must be > 0")
-    if args.directions:  # before the models load: a wrong folder fails at once
-        from genfer.editing.store import load_directions
-
-        load_directions(args.directions)
+    args.directions = _directions(args.directions, args.invert_model)
     setup_threads(args)
     services = Services(ServedModels(recognize=args.model, neutralize=args.neutralize_model,
                                      transfer=args.transfer_model, invert=args.invert_model,

@@ -45,7 +45,7 @@ DIRECTIONS_FOLDER = "directions"
 
 __all__ = ["DIRECTIONS_FOLDER", "Editor", "EditResult", "EditedFace", "LatentTransferResult", "NEUTRAL_STRENGTH",
            "NeutralFace", "SWEEP_STEPS", "edit_strengths", "inverter_choices", "generator_fingerprint", "load_inverter",
-           "transfer_codes"]
+           "shipped_directions", "transfer_codes"]
 
 
 # ----------------------------------------------------------------------------- inverters and directions
@@ -100,6 +100,15 @@ def default_directions_folder(loaded: LoadedModel) -> Path:
     raise FileNotFoundError(f"no emotion directions for {loaded.name}'s generator (looked in "
                             f"{', '.join(map(str, candidates))}); fit them with `genfer directions fit` and pass "
                             "--directions DIR")
+
+
+def shipped_directions(inverter: str | Path) -> Path | None:
+    """The ``directions/`` folder beside a (pSp) inverter's model folder, None when it has none (or no such model)."""
+    try:
+        folder = find_model_folder(inverter) / DIRECTIONS_FOLDER
+    except (CheckpointError, FileNotFoundError):
+        return None
+    return folder if (folder / DIRECTIONS_CARD).is_file() else None
 
 
 # ----------------------------------------------------------------------------- code arithmetic over inverters
