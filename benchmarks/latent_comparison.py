@@ -2,7 +2,8 @@
 """The comparison no paper has: PF-ViT's poker faces vs latent neutralisation, and the switch-unit GAN's transfer
 vs latent transfer, on the same held-out faces and (source, reference) pairs.
 
-Faces: the first ``--n`` FER2013Valid faces (FERPlus majority labels) that are not labelled neutral, plus the
+Faces: the first ``--n`` FER2013Valid faces (FERPlus majority labels) that are not labelled neutral and not pixel
+copies of FERPlus training images, plus the
 ``faces/`` photos with ``--photos N`` (their largest face, detected and aligned by each method's own pipeline);
 pair i is (face i, face (i + n/2) mod n). Per method it measures:
 
@@ -22,7 +23,7 @@ pair i is (face i, face (i + n/2) mod n). Per method it measures:
 Writes ``report.json`` and ``side_by_side.png`` (rows: input | PF-ViT | latent; source | reference | switch-unit
 GAN | latent) into ``--out`` and prints the report. Example::
 
-    python benchmarks/latent_comparison.py --n 200 --directions runs/directions-psp-gray64 \
+    python benchmarks/latent_comparison.py --n 200 --inverter psp \
         --fer-python /work/fervenv/bin/python --out runs/latent-comparison --threads 2
 """
 
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200, help="FER2013Valid faces (pairs: as many)")
     p.add_argument("--photos", type=int, default=0, help="also the first N photos of faces/ (detected)")
-    p.add_argument("--directions", required=True, help="directions folder of the inverter's generator")
+    p.add_argument("--directions", default=None, help="directions folder (default: shipped beside the generator)")
     p.add_argument("--inverter", default="psp", help="latent method's inverter (psp, hyperstyle, asit or a folder)")
     p.add_argument("--neutral-strength", type=float, default=None, help="k of Eq. 2 (default: genfer's)")
     p.add_argument("--pfvit", default="pfvit", help="PF-ViT model")
@@ -85,13 +86,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_faces(data: Path, n: int, photos: int) -> tuple[list[np.ndarray], list[str], list[bool]]:
-    """(RGB images, names, aligned?) of the first n non-neutral FER2013Valid faces and the first ``photos`` photos."""
+    """(RGB images, names, aligned?) of the first n non-neutral FER2013Valid faces that are not pixel copies of FERPlus
+    training images, and the first ``photos`` photos."""
     from genfer.data.registry import open_dataset
+    from genfer.evaluate import duplicate_mask
     from genfer.faces.io import list_images, load_image
     from genfer.labels import EMOTIONS
 
     val = open_dataset("ferplus", data / "ferplus", "valid")
-    idx = [i for i in range(len(val.labels)) if val.labels[i] >= 0 and val.classes[val.labels[i]] != "neutral"][:n]
+    copies = duplicate_mask(val, open_dataset("ferplus", data / "ferplus", "train"))
+    idx = [i for i in range(len(val.labels))
+           if val.labels[i] >= 0 and val.classes[val.labels[i]] != "neutral" and not copies[i]][:n]
     images = [np.asarray(val.loader(i).convert("RGB")) for i in idx]
     names = [f"fer_{val.ids[i].replace('/', '_')}" for i in idx]
     aligned = [True] * len(idx)
@@ -258,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         gallery.setdefault("sources", srcs[:6])
         gallery.setdefault("references", refs[:6])
     report = {"faces": n, "fer2013valid_faces": sum(aligned), "photos": n - sum(aligned), "inverter": args.inverter,
-              "directions": args.directions, "neutral_strength": editor.neutral_strength,
+              "directions": str(args.directions or "shipped"), "neutral_strength": editor.neutral_strength,
               "threads": args.threads, "fer": Path(args.fer_python).is_file(), "results": results}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     save_side_by_side(gallery, out / "side_by_side.png")
