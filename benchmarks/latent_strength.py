@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Choose the strengths of latent editing for a generator: how Eq. 2's k and Eq. 1's k act on held-out faces.
 
-On the first ``--n`` non-neutral FER2013Valid faces (aligned crops), inverted once by ``--inverter``:
+On the first ``--n`` non-neutral FER2013Valid faces that are not pixel copies of FERPlus training images (aligned
+crops), inverted once by ``--inverter``:
 
 * neutralisation (Eq. 2) at each k of ``--neutral-k``: the share of outputs genfer's recognizer reads as neutral,
   their mean neutral probability, and the identity kept (dlib cosine of input and output; the scale: two different
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from genfer.data.registry import open_dataset
+    from genfer.evaluate import duplicate_mask
     from genfer.io.images import normalize, to_tensor
     from genfer.metrics.identity import identity_similarity
     from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     val = open_dataset("ferplus", Path(args.data) / "ferplus", "valid")
-    idx = [i for i in range(len(val.labels)) if val.labels[i] > 0][: args.n]  # 0 is neutral, -1 unlabelled
+    copies = duplicate_mask(val, open_dataset("ferplus", Path(args.data) / "ferplus", "train"))
+    idx = [i for i in range(len(val.labels)) if val.labels[i] > 0 and not copies[i]][: args.n]  # 0: neutral, -1: none
     ed = Editor(args.inverter, args.directions)
     crops = np.stack([ed.faces.aligned_crop(np.asarray(val.loader(i).convert("RGB"))) for i in idx])
     code = ed.codes.invert(to_tensor(crops))
