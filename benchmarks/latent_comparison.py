@@ -271,25 +271,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+SIDE_BY_SIDE_ROWS = {
+    "inputs": "input (non-neutral)", "neutralize_pfvit": "PF-ViT\npoker face", "neutralize_latent": "latent\nneutralisation",
+    "sources": "transfer: source", "references": "reference", "transfer_switchgan": "switch-unit GAN\ntransfer",
+    "transfer_latent": "latent transfer\n(Eq. 3, re-inverted)"}
+"""The figure's rows, top to bottom, and their captions."""
+
+
 def save_side_by_side(gallery: dict[str, list[np.ndarray]], path: Path, size: int = 64) -> None:
-    """Rows of faces at ``size`` px: inputs | PF-ViT | latent neutral; sources | references | switch-unit GAN |
-    latent transfer."""
+    """Captioned rows of faces at ``2 * size`` px: inputs | PF-ViT | latent neutral; sources | references |
+    switch-unit GAN | latent transfer (grayscale, resized to ``size`` first so every method's tiles match)."""
     import cv2
-    from PIL import Image
+
+    from genfer.render import captioned_rows
 
     def cell(a: np.ndarray) -> np.ndarray:
         g = a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
         return cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA)
 
-    rows = []
-    for key in ("inputs", "neutralize_pfvit", "neutralize_latent", "sources", "references", "transfer_switchgan",
-                "transfer_latent"):
-        faces = gallery.get(key, [])
-        if faces:
-            rows.append(np.concatenate([cell(f) for f in faces], axis=1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]))) for r in rows]
-    Image.fromarray(np.concatenate(rows, axis=0)).resize((width * 2, len(rows) * size * 2), Image.NEAREST).save(path)
+    rows = [(caption, [cell(f) for f in gallery[key]]) for key, caption in SIDE_BY_SIDE_ROWS.items() if gallery.get(key)]
+    captioned_rows(rows, side=2 * size, label_width=170).save(path)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from genfer.config import DataConfig
 from genfer.data.arrays import split_tensor
@@ -38,6 +38,7 @@ from genfer.evaluate import duplicate_mask
 from genfer.hub import LoadedModel, load_model
 from genfer.io.images import normalize, to_uint8_tensor
 from genfer.paths import dataset_root
+from genfer.render import captioned_rows
 
 FACES = 8
 SCALE = 2
@@ -122,24 +123,10 @@ def system_rows(system: str, loaded: LoadedModel, name: str, faces: torch.Tensor
 
 
 def figure(rows: list[tuple[str, torch.Tensor]], side: int, header: list[str] | None = None) -> Image.Image:
-    """A labelled grid: one row per caption, tiles enlarged (nearest) to ``side`` px; ``header``: column captions."""
-    font = ImageFont.load_default(size=14)
-    gap = 4
-    top = 24 if header else 0
-    width = LABEL_WIDTH + max(len(images) for _, images in rows) * (side + gap)
-    out = Image.new("RGB", (width, top + len(rows) * (side + gap)), "white")
-    draw = ImageDraw.Draw(out)
-    for k, caption in enumerate(header or []):
-        x = LABEL_WIDTH + k * (side + gap) + (side - draw.textlength(caption, font=font)) / 2
-        draw.text((x, 4), caption, fill="black", font=font)
-    for r, (caption, images) in enumerate(rows):
-        y = top + r * (side + gap)
-        draw.multiline_text((6, y + side // 2 - 16), caption, fill="black", font=font, spacing=4)
-        for k, img in enumerate(images):
-            arr = img.permute(1, 2, 0).numpy()
-            tile = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).convert("RGB")
-            out.paste(tile.resize((side, side), Image.NEAREST), (LABEL_WIDTH + k * (side + gap), y))
-    return out
+    """A labelled grid of uint8 (N, C, H, W) rows, tiles enlarged (nearest) to ``side`` px; ``header``: column captions."""
+    arrays = [(caption, [t.permute(1, 2, 0).numpy().squeeze(-1) if t.shape[0] == 1 else t.permute(1, 2, 0).numpy()
+                         for t in images]) for caption, images in rows]
+    return captioned_rows(arrays, side=side, header=header or (), label_width=LABEL_WIDTH)
 
 
 def main() -> None:

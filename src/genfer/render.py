@@ -167,6 +167,27 @@ def save_png(image: np.ndarray, path: str | Path, *, scale: int = 1) -> Path:
     return path
 
 
+def captioned_rows(rows: Sequence[tuple[str, Sequence[np.ndarray]]], *, side: int, header: Sequence[str] = (),
+                   label_width: int = 190, gap: int = 4) -> Image.Image:
+    """A figure of image rows, each with a caption on the left: ``rows`` of (caption, uint8 (H, W[, 3]) images),
+    every image enlarged (nearest, so blocks and seams stay visible) to ``side`` px; ``header``: column captions."""
+    font = ImageFont.load_default(size=14)
+    top = 24 if header else 0
+    width = label_width + max(len(images) for _, images in rows) * (side + gap)
+    out = Image.new("RGB", (width, top + len(rows) * (side + gap)), "white")
+    draw = ImageDraw.Draw(out)
+    for k, caption in enumerate(header):
+        x = label_width + k * (side + gap) + (side - draw.textlength(caption, font=font)) / 2
+        draw.text((x, 4), caption, fill="black", font=font)
+    for r, (caption, images) in enumerate(rows):
+        y = top + r * (side + gap)
+        draw.multiline_text((6, y + side // 2 - 16), caption, fill="black", font=font, spacing=4)
+        for k, image in enumerate(images):
+            tile = Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+            out.paste(tile.resize((side, side), Image.NEAREST), (label_width + k * (side + gap), y))
+    return out
+
+
 def grid_array(rows: list[torch.Tensor]) -> np.ndarray:
     """Image rows (each (B, C, H, W) in [-1, 1], rows top to bottom) as one uint8 (H', W'[, 3]) grid."""
     grid = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)  # (C, rows*H, B*W)
