@@ -278,19 +278,20 @@ SIDE_BY_SIDE_ROWS = {
 """The figure's rows, top to bottom, and their captions."""
 
 
-def save_side_by_side(gallery: dict[str, list[np.ndarray]], path: Path, size: int = 64) -> None:
-    """Captioned rows of faces at ``2 * size`` px: inputs | PF-ViT | latent neutral; sources | references |
-    switch-unit GAN | latent transfer (grayscale, resized to ``size`` first so every method's tiles match)."""
+def save_side_by_side(gallery: dict[str, list[np.ndarray]], path: Path, size: int = 128) -> None:
+    """Captioned rows of grayscale faces at ``size`` px: inputs | PF-ViT | latent neutral; sources | references |
+    switch-unit GAN | latent transfer. Every tile (48 or 64 px) is resized bicubically straight to ``size``: nearest
+    sampling by a non-integer factor would draw a grid of doubled pixels over the 48 px methods."""
     import cv2
 
     from genfer.render import captioned_rows
 
     def cell(a: np.ndarray) -> np.ndarray:
         g = a if a.ndim == 2 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-        return cv2.resize(g, (size, size), interpolation=cv2.INTER_AREA)
+        return cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC)
 
     rows = [(caption, [cell(f) for f in gallery[key]]) for key, caption in SIDE_BY_SIDE_ROWS.items() if gallery.get(key)]
-    captioned_rows(rows, side=2 * size, label_width=170).save(path)
+    captioned_rows(rows, side=size, label_width=170).save(path)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def test_latent_comparison_figure_has_a_captioned_row_per_method(tmp_path):
                for key in script.SIDE_BY_SIDE_ROWS}
     gallery["sources"] = [rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(3)]  # RGB photos too
     del gallery["transfer_latent"]  # a method that was not run has no row
-    script.save_side_by_side(gallery, tmp_path / "f.png", size=16)
+    script.save_side_by_side(gallery, tmp_path / "f.png", size=32)
     fig = np.asarray(Image.open(tmp_path / "f.png"))
     assert fig.shape == (6 * (32 + 4), 170 + 3 * (32 + 4), 3)
     assert (fig[:, 5:100] < 128).any(axis=(1, 2)).sum() > 6 * 8  # each row's caption is drawn at its left
