@@ -142,6 +142,13 @@ def test_shipped_model_shares_frozen_weights_with_another(tmp_path):
         ship_model(extended, "bad", dest_root=models, share={"base-model": ("encoder.",)})
     with pytest.raises(CheckpointError, match="nothing under"):
         ship_model(extended, "bad", dest_root=models, share={"base-model": ("mapping.",)})
+    # the written config can name the shipped model instead of a training machine's run path
+    save_state_dict({"encoder.w": torch.tensor([0.1, 0.2]), "hypernet.w": torch.ones(2)}, extended / "model.safetensors")
+    named = ship_model(extended, "named", dest_root=models, config_updates={"name": "renamed", "seed": 7})
+    written = json.loads((named / "config.json").read_text())
+    assert (written["name"], written["seed"], written["method"]) == ("renamed", 7, "pfvit")
+    with pytest.raises(ValueError, match=r"lacks: \['inverterr'\]"):
+        ship_model(extended, "typo", dest_root=models, config_updates={"inverterr": "psp-gray64"})
     # a corrupt sidecar is one clear error
     (dest / SHARED_FILE).write_text("[1, 2]")
     with pytest.raises(CheckpointError, match="is not a"):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genfer import registry
 from genfer.config import RunConfig, config_document
@@ -268,7 +268,8 @@ def model_card(name_or_path: str | Path = DEFAULT_RECOGNIZER) -> str:
 
 def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: Path | None = None,
                keep_discriminator: bool = False, discriminator_from: str | Path | None = None,
-               share: Mapping[str, tuple[str, ...]] | None = None) -> Path:
+               share: Mapping[str, tuple[str, ...]] | None = None,
+               config_updates: Mapping[str, Any] | None = None) -> Path:
     """Copy a trained model (any method's ``final/``, run or checkpoint) into the package as ``name``.
 
     Writes ``model.safetensors`` (the inference weights, without the method's ``drop_prefixes``, e.g. D) as fp16
@@ -276,8 +277,10 @@ def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: P
     ``keep_discriminator`` also copies a kept ``discriminator.safetensors`` (a generator's D, for warm starts and
     ASIT), from ``source`` or from ``discriminator_from`` (the generator folder a pSp model was trained on, whose D
     the pSp folder does not keep). ``share`` (``{shipped model: key prefixes}``) leaves out the entries equal to
-    another shipped model's (checked) and records them in :data:`SHARED_FILE`, from which loading takes them. The
-    model card is written separately by hand with the measured figures.
+    another shipped model's (checked) and records them in :data:`SHARED_FILE`, from which loading takes them.
+    ``config_updates`` replaces top-level fields of the written config (e.g. HyperStyle's ``inverter``, a run path
+    on the training machine, by the shipped pSp's name); a field the config lacks is a ValueError. The model card is
+    written separately by hand with the measured figures.
     """
     folder, cfg = read_model_config(source)
     _, state = _inference_weights(folder, registry.method_of(cfg))
@@ -291,7 +294,12 @@ def ship_model(source: str | Path, name: str, *, half: bool = True, dest_root: P
         if d_state is None:
             raise CheckpointError(f"{d_folder} keeps no discriminator")
         extra[DISCRIMINATOR] = d_state
-    dest = write_model_folder(root / name, state, config_document(cfg), half=half, extra=extra)
+    document = config_document(cfg)
+    unknown = sorted(set(config_updates or {}) - set(document))
+    if unknown:
+        raise ValueError(f"config_updates names fields the {document.get('method')} config lacks: {unknown}")
+    document.update(config_updates or {})
+    dest = write_model_folder(root / name, state, document, half=half, extra=extra)
     shared_file = dest / SHARED_FILE
     if share:
         shared_file.write_text(json.dumps({k: list(v) for k, v in share.items()}, indent=1) + "\n")
