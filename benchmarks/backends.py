@@ -23,7 +23,7 @@ import torch
 
 from genfer.api import Recognizer
 from genfer.data.registry import open_dataset
-from genfer.evaluate import duplicate_mask
+from genfer.evaluate import duplicates_in_split
 from genfer.hub import DEFAULT_RECOGNIZER
 from genfer.paths import dataset_root
 
@@ -86,7 +86,7 @@ def main() -> None:
     root = dataset_root("ferplus", None)
     valid = open_dataset("ferplus", root, "valid")
     valid = valid.subset(np.flatnonzero(valid.labels >= 0))
-    unique = ~duplicate_mask(valid, open_dataset("ferplus", root, "train"))
+    unique = ~duplicates_in_split(valid, "ferplus", root, "train")
     out = {"model": args.model, "threads": args.threads, "batch": 64,
            "note": "CPU shared with training runs: throughput figures are noisy", "backends": {}}
     reference = None

@@ -89,12 +89,12 @@ def load_faces(data: Path, n: int, photos: int) -> tuple[list[np.ndarray], list[
     """(RGB images, names, aligned?) of the first n non-neutral FER2013Valid faces that are not pixel copies of FERPlus
     training images, and the first ``photos`` photos."""
     from genfer.data.registry import open_dataset
-    from genfer.evaluate import duplicate_mask
+    from genfer.evaluate import duplicates_in_split
     from genfer.faces.io import list_images, load_image
     from genfer.labels import EMOTIONS
 
     val = open_dataset("ferplus", data / "ferplus", "valid")
-    copies = duplicate_mask(val, open_dataset("ferplus", data / "ferplus", "train"))
+    copies = duplicates_in_split(val, "ferplus", data / "ferplus", "train")
     idx = [i for i in range(len(val.labels))
            if val.labels[i] >= 0 and val.classes[val.labels[i]] != "neutral" and not copies[i]][:n]
     images = [np.asarray(val.loader(i).convert("RGB")) for i in idx]

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from genfer.data.registry import open_dataset
-    from genfer.evaluate import duplicate_mask
+    from genfer.evaluate import duplicates_in_split
     from genfer.io.images import normalize, to_tensor
     from genfer.metrics.identity import identity_similarity
     from genfer.models.face_id import FaceIDEmbedder, load_dlib_face_resnet
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     val = open_dataset("ferplus", Path(args.data) / "ferplus", "valid")
-    copies = duplicate_mask(val, open_dataset("ferplus", Path(args.data) / "ferplus", "train"))
+    copies = duplicates_in_split(val, "ferplus", Path(args.data) / "ferplus", "train")
     idx = [i for i in range(len(val.labels)) if val.labels[i] > 0 and not copies[i]][: args.n]  # 0: neutral, -1: none
     ed = Editor(args.inverter, args.directions)
     crops = np.stack([ed.faces.aligned_crop(np.asarray(val.loader(i).convert("RGB"))) for i in idx])

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from genfer.data.registry import open_dataset
     from genfer.editing.arithmetic import transfer_code
-    from genfer.evaluate import duplicate_mask
+    from genfer.evaluate import duplicates_in_split
     from genfer.faces.io import list_images, load_image
     from genfer.inversion.codes import cat_codes
     from genfer.io.images import normalize, to_tensor
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     root = Path(args.data) / "ferplus"
     val = open_dataset("ferplus", root, "valid")
-    unique = np.flatnonzero(~duplicate_mask(val, open_dataset("ferplus", root, "train")))
+    unique = np.flatnonzero(~duplicates_in_split(val, "ferplus", root, "train"))
     extractor = build_extractor("genfer-fer")
 
     @torch.inference_mode()
@@ -67,11 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         feats = torch.cat([extractor(x[i : i + 256]) for i in range(0, len(x), 256)])
         return stats_from_features(feats, "genfer-fer")
 
-    def batched(fn, items):
-        """``fn`` over ``items`` (array or code) in batches of ``--batch-size``, results concatenated."""
-        n = len(items) if not hasattr(items, "wplus") else len(items.wplus)
-        parts = [fn(items[i : i + args.batch_size] if not hasattr(items, "wplus")
-                    else items.select(slice(i, i + args.batch_size))) for i in range(0, n, args.batch_size)]
+    def batched(fn, n: int):
+        """``fn(batch_slice)`` over ``range(n)`` in slices of ``--batch-size``, the results (codes or image arrays)
+        concatenated."""
+        parts = [fn(slice(i, i + args.batch_size)) for i in range(0, n, args.batch_size)]
         return cat_codes(parts) if hasattr(parts[0], "wplus") else np.concatenate(parts)
 
     report: dict = {"sources": None, "duplicates_skipped": int(len(val.labels) - len(unique)), "extractor": "genfer-fer",
@@ -90,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         p_pool = ed.recognizer.predict_crops(pool)
         names = ed.recognizer.classes
         real = stats(src)
-        codes = batched(lambda a: ed.codes.invert(to_tensor(a)), src)
-        recon = batched(ed.render_images, codes)
+        codes = batched(lambda s: ed.codes.invert(to_tensor(src[s])), len(src))
+        recon = batched(lambda s: ed.render_images(codes.select(s)), len(src))
         s_neu = ed.neutral_code(codes)
-        s_prime = batched(lambda c: ed.codes.invert(ed.codes.render(c)), s_neu)
+        s_prime = batched(lambda s: ed.codes.invert(ed.codes.render(s_neu.select(s))), len(src))
         rows = {"Original": {"FID*": round(frechet_distance_stats(real, stats(recon)), 3)}}
         for e, name in enumerate(names):
             target = pool[int(p_pool[:, e].argmax())][None]
@@ -103,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             p_t = ed.recognizer.predict_crops(target)[0]
             row = {"target_probability": round(float(p_pool[:, e].max()), 4)}
             for label, (tn, sn) in (("reinverted", (t_prime, s_prime)), ("plain", (t_neu, s_neu))):
-                out = batched(ed.render_images, sn.with_wplus(transfer_code(t.wplus, tn.wplus, sn.wplus)))
+                moved = sn.with_wplus(transfer_code(t.wplus, tn.wplus, sn.wplus))
+                out = batched(lambda s: ed.render_images(moved.select(s)), len(src))
                 p_out = ed.recognizer.predict_crops(out)
                 cos = p_out @ p_t / (np.linalg.norm(p_out, axis=1) * np.linalg.norm(p_t) + 1e-12)
                 row[label] = {"ES": round(float(cos.mean()), 4),

@@ -32,9 +32,8 @@ from PIL import Image
 
 from genfer.config import DataConfig
 from genfer.data.arrays import split_tensor
-from genfer.data.registry import open_dataset
 from genfer.data.tensors import open_labelled
-from genfer.evaluate import duplicate_mask
+from genfer.evaluate import duplicates_in_split
 from genfer.hub import LoadedModel, load_model
 from genfer.io.images import normalize, to_uint8_tensor
 from genfer.paths import dataset_root
@@ -67,8 +66,7 @@ def held_out_faces(label_source: str, size: int, channels: int, *, skip_neutral:
     names and how many copies were dropped. Faces are taken one per class in turn, each class's first unused."""
     data = DataConfig(dataset="ferplus", label_source=label_source)
     val = open_labelled(data, "valid")
-    train = open_dataset("ferplus", dataset_root("ferplus", None), "train")  # every image, labelled or not
-    copies = duplicate_mask(val, train)
+    copies = duplicates_in_split(val, "ferplus", dataset_root("ferplus", None), "train")  # labelled or not
     val = val.subset(~copies)
     classes = [c for c in range(len(val.classes)) if not (skip_neutral and val.classes[c] == "neutral")]
     pools = {c: list(np.flatnonzero(val.labels == c)) for c in classes}

@@ -70,6 +70,13 @@ def duplicate_mask(evaluated: Any, reference: Any, *, progress: bool = False) ->
     return np.array([h in seen for h in pixel_hashes(evaluated, progress=progress).tolist()], bool)
 
 
+def duplicates_in_split(evaluated: Any, dataset: str, root: str | Path, split: str, *, progress: bool = False,
+                        **options: Any) -> np.ndarray:
+    """(N,) bool: which images of ``evaluated`` have an exact pixel copy in ``split`` of ``dataset`` at ``root``
+    (every image of that split, labelled or not; ``options`` as :func:`~genfer.data.registry.open_dataset`)."""
+    return duplicate_mask(evaluated, open_dataset(dataset, root, split, **options), progress=progress)
+
+
 def group_accuracy(groups: list[str], labels: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float | int]]:
     """Accuracy per group, in sorted group order: ``{group: {"n", "accuracy"}}``."""
     out: dict[str, dict[str, float | int]] = {}
@@ -117,7 +124,7 @@ def evaluate_dataset(
         unreadable = {"skipped": len(bad), "first": bad[0]} if bad else None
     duplicates = None
     if exclude_duplicates_of:
-        copies = duplicate_mask(ds, open_dataset(dataset, root, exclude_duplicates_of, **options), progress=progress)
+        copies = duplicates_in_split(ds, dataset, root, exclude_duplicates_of, progress=progress, **options)
         duplicates = {"of": exclude_duplicates_of, "before": len(ds), "dropped": int(copies.sum())}
         ds = ds.subset(~copies)
     mode = faces if faces != "auto" else ("crop" if dataset.lower() in CROP_DATASETS else "detect")

@@ -87,18 +87,13 @@ def generator_fingerprint(generator: torch.nn.Module) -> str:
 def default_directions_folder(loaded: LoadedModel) -> Path:
     """``directions/`` beside the inverter's generator: in its model folder, else (HyperStyle) in the folder of the
     pSp model it was trained over. A missing one is a clear error."""
-    candidates = [loaded.folder / DIRECTIONS_FOLDER]
-    base = getattr(loaded.config, "inverter", None)
-    if base:
-        try:
-            candidates.append(find_model_folder(base) / DIRECTIONS_FOLDER)
-        except (CheckpointError, FileNotFoundError):
-            pass
-    for folder in candidates:
-        if (folder / DIRECTIONS_CARD).is_file():
+    owners = [loaded.folder, *filter(None, [getattr(loaded.config, "inverter", None)])]
+    for owner in owners:
+        folder = shipped_directions(owner)
+        if folder is not None:
             return folder
-    raise FileNotFoundError(f"no emotion directions for {loaded.name}'s generator (looked in "
-                            f"{', '.join(map(str, candidates))}); fit them with `genfer directions fit` and pass "
+    raise FileNotFoundError(f"no emotion directions for {loaded.name}'s generator (looked beside "
+                            f"{', '.join(map(str, owners))}); fit them with `genfer directions fit` and pass "
                             "--directions DIR")
 
 
