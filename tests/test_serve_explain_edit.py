@@ -170,5 +170,8 @@ def test_serve_finds_the_directions_shipped_beside_the_invert_model(tmp_path):
     shipped = find_model_folder(DEFAULT_GAN) / "directions"
     assert _directions("auto", DEFAULT_GAN) == str(shipped) and (shipped / "directions.json").is_file()
     assert _directions("auto", None) == str(shipped)  # /edit inverts with pSp when /invert is off
-    assert _directions("AUTO", str(tmp_path)) is None  # a model folder without directions: /edit not served
+    assert _directions("AUTO", str(tmp_path)) is None  # not a model folder: /edit not served
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "directions").mkdir()  # a model folder whose directions/ holds no directions card
+    assert _directions("auto", str(tmp_path)) is None
     assert _directions("none", DEFAULT_GAN) is None
