@@ -35,6 +35,9 @@ WINDOWED_DWARM="--set init_from=$RUNS/pfvit-cpu-windowed/final $WINDOWED --set d
 # ASIT runs invert the final generator (not the cpu preset's default, today's psp-gray64); Table 4's equal budget.
 ASIT_GEN="--set generator=$RUNS/stylegan2-cpu"
 ASIT_ABL="--set steps=3000"
+# IFER's Table 5 / Table 3 rows at one budget: 1,000 steps of 32 faces (32k faces, about 1.1 epochs of FERPlus train;
+# the paper's appendix: 320 iterations of 64 = 20k faces), half the cpu preset's 2,000 to fit seven rows on 2 cores
+IFER_BUDGET="--set steps=1000"
 declare -A CMD=(
   [mae]="train mae --preset cpu --out $RUNS/mae-cpu"
   [vit-scratch]="train --preset cpu_vit --out $RUNS/vit-scratch"
@@ -114,7 +117,8 @@ declare -A CMD=(
   [hyperstyle]="train hyperstyle --preset cpu --set inverter=$RUNS/psp-cpu --out $RUNS/hyperstyle-cpu"
   # ASIT / IFER (docs/asit-ifer.md) on the final generator's run ($RUNS/stylegan2-cpu, keeping its discriminator for
   # IID): ASIT at pSp's budget (12k steps of 16, Table 1); Table 4 at an equal 3k-step budget against asit-short;
-  # the FER fine-tuning (1k steps on FERPlus train only); IFER, Table 5's rows and pSp+FER at the ifer cpu budget
+  # the FER fine-tuning (1k steps on FERPlus train only); IFER, Table 5's rows and pSp+FER (on pSp's 12k-step state,
+  # ASIT's budget) at IFER_BUDGET
   [asit]="train asit --preset cpu $ASIT_GEN --out $RUNS/asit-cpu"
   [asit-short]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --out $RUNS/asit-cpu-3k"
   # ... or, cheaper, asit's own first 3k steps (Ranger at a constant rate: the 3k-step state of the 12k run is a 3k
@@ -124,13 +128,13 @@ declare -A CMD=(
   [asit-conv-branch]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --set encoder.branch=conv --out $RUNS/asit-cpu-3k-conv-branch"
   [asit-stylegan2-d]="train asit --preset cpu $ASIT_GEN $ASIT_ABL --set adversary.kind=stylegan2 --out $RUNS/asit-cpu-3k-stylegan2-d"
   [asit-fer]="train asit --preset cpu $ASIT_GEN --set init_from=$RUNS/asit-cpu/final --set sources=[{\"dataset\":\"ferplus\",\"split\":\"train\"}] --set steps=1000 --out $RUNS/asit-cpu-fer"
-  [ifer]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu-fer --out $RUNS/ifer-cpu"
-  [ifer-middle-map]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu-fer --set model.fer_map=middle --out $RUNS/ifer-cpu-middle-map"
-  [ifer-latent-only]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu-fer --set model.fusion=latent --out $RUNS/ifer-cpu-latent-only"
-  [ifer-structure-only]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu-fer --set model.fusion=structure --out $RUNS/ifer-cpu-structure-only"
-  [ifer-no-pretraining]="train ifer --preset cpu --set pretrained=false --out $RUNS/ifer-cpu-no-pretraining"
-  [ifer-no-finetune]="train ifer --preset cpu --set inversion=$RUNS/asit-cpu --out $RUNS/ifer-cpu-no-finetune"
-  [psp-fer]="train ifer --preset cpu --set encoder=psp --set inversion=$RUNS/psp-cpu --out $RUNS/psp-fer-cpu"
+  [ifer]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu-fer --out $RUNS/ifer-cpu"
+  [ifer-middle-map]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu-fer --set model.fer_map=middle --out $RUNS/ifer-cpu-middle-map"
+  [ifer-latent-only]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu-fer --set model.fusion=latent --out $RUNS/ifer-cpu-latent-only"
+  [ifer-structure-only]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu-fer --set model.fusion=structure --out $RUNS/ifer-cpu-structure-only"
+  [ifer-no-pretraining]="train ifer --preset cpu $IFER_BUDGET --set pretrained=false --out $RUNS/ifer-cpu-no-pretraining"
+  [ifer-no-finetune]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu --out $RUNS/ifer-cpu-no-finetune"
+  [psp-fer]="train ifer --preset cpu $IFER_BUDGET --set encoder=psp --set inversion=$RUNS/psp-cpu-12k --out $RUNS/psp-fer-cpu"
 )
 # In a queue, after the run NAME: copy its last checkpoint from run folder SRC into a new run folder DST.
 declare -A SNAPSHOT=(

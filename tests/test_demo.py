@@ -89,3 +89,25 @@ def test_demo_report_captions_the_overlays_and_passes_the_refine_steps(tiny_mode
     assert [src for src, _ in figures] == [f"explain/demo_00-face{n}.png" for n in (1, 2)]
     for n, ((_, caption), label) in enumerate(zip(figures, labels), 1):
         assert caption.startswith(f"face {n}: {label} ") and caption.endswith("saliency over the input (48 px)")
+
+
+def test_the_inversion_row_takes_psp_refined_then_hyperstyle_then_asit_when_shipped(monkeypatch):
+    """The demo's inversion row: pSp, pSp refined, then every other shipped encoder in a fixed order."""
+    from genfer import demo, hub
+    from genfer.inversion import faces, load
+
+    shipped = ["psp-gray64", "hyperstyle-gray64", "asit-gray64"]
+    monkeypatch.setattr(hub, "available_models", lambda: shipped)
+    monkeypatch.setattr(demo, "shipped_directions", lambda model: False)
+    monkeypatch.setattr(load, "load_gan", lambda name: f"gan:{name}")
+    monkeypatch.setattr(faces, "FaceInverter", lambda gan, refine_steps=0: (gan, refine_steps))
+    rows_given = []
+    monkeypatch.setattr(demo, "inversion_extra", lambda inverters, rec: rows_given.append(inverters) or "row")
+    rows, _ = demo.shipped_extras(None, refine_steps=5)
+    assert rows == ["row"]
+    assert rows_given == [[("gan:psp-gray64", 0), ("gan:psp-gray64", 5), ("gan:hyperstyle-gray64", 0),
+                           ("gan:asit-gray64", 0)]]
+    shipped[:] = ["asit-gray64"]
+    rows_given.clear()
+    demo.shipped_extras(None, refine_steps=5)
+    assert rows_given == [[("gan:asit-gray64", 0)]]

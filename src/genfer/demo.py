@@ -261,7 +261,7 @@ def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS
         from genfer.pipelines.neutralize import Neutralizer
 
         rows.append(poker_face_extra(Neutralizer("pfvit"), recognizer))
-    if {MODEL_ALIASES["psp"], MODEL_ALIASES["asit"]} & shipped:  # the inversion row: pSp, refined, then ASIT
+    if {MODEL_ALIASES["psp"], MODEL_ALIASES["asit"]} & shipped:  # the inversion row: pSp, refined, HyperStyle, ASIT
         from genfer.inversion.faces import FaceInverter
         from genfer.inversion.load import load_gan
 
@@ -269,8 +269,9 @@ def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS
         if MODEL_ALIASES["psp"] in shipped:
             gan = load_gan(MODEL_ALIASES["psp"])
             inverters += [FaceInverter(gan)] + ([FaceInverter(gan, refine_steps=refine_steps)] if refine_steps else [])
-        if MODEL_ALIASES["asit"] in shipped:
-            inverters.append(FaceInverter(load_gan(MODEL_ALIASES["asit"])))
+        for name in ("hyperstyle", "asit"):
+            if MODEL_ALIASES[name] in shipped:
+                inverters.append(FaceInverter(load_gan(MODEL_ALIASES[name])))
         rows.append(inversion_extra(inverters, recognizer))
     if MODEL_ALIASES["psp"] in shipped and shipped_directions(MODEL_ALIASES["psp"]):
         from genfer.pipelines.latent import Editor
