@@ -1,5 +1,5 @@
 """Where the latent commands find emotion directions: beside the inverter's own model folder, else (HyperStyle)
-beside the pSp model its config names as ``inverter``; nowhere is one clear error."""
+beside the pSp model its config names as ``inverter`` or (ASIT) as ``generator``; nowhere is one clear error."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def test_directions_are_found_beside_the_model_or_the_pSp_it_was_trained_over(tm
     (tmp_path / "config.json").write_text("{}")
     hyper = SimpleNamespace(name="hyper", folder=tmp_path, config=SimpleNamespace(inverter=DEFAULT_GAN))
     assert default_directions_folder(hyper) == shipped
-    lost = SimpleNamespace(name="lost", folder=tmp_path, config=SimpleNamespace(inverter=str(tmp_path / "no-such")))
+    asit = SimpleNamespace(name="asit", folder=tmp_path, config=SimpleNamespace(generator=DEFAULT_GAN))
+    assert default_directions_folder(asit) == shipped
+    lost = SimpleNamespace(name="lost", folder=tmp_path, config=SimpleNamespace(inverter=str(tmp_path / "no-such"),
+                                                                             generator=str(tmp_path / "gone")))
     with pytest.raises(FileNotFoundError, match="no emotion directions for lost's generator"):
         default_directions_folder(lost)

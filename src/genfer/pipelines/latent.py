@@ -85,9 +85,11 @@ def generator_fingerprint(generator: torch.nn.Module) -> str:
 
 
 def default_directions_folder(loaded: LoadedModel) -> Path:
-    """``directions/`` beside the inverter's generator: in its model folder, else (HyperStyle) in the folder of the
-    pSp model it was trained over. A missing one is a clear error."""
-    owners = [loaded.folder, *filter(None, [getattr(loaded.config, "inverter", None)])]
+    """``directions/`` beside the inverter's generator: in its model folder, else in the folder of the pSp model it
+    was trained over (HyperStyle's ``inverter``) or of the generator it inverts (ASIT's ``generator``, a shipped pSp
+    model's name). A missing one is a clear error."""
+    named = [getattr(loaded.config, field, None) for field in ("inverter", "generator")]
+    owners = [loaded.folder, *filter(None, named)]
     for owner in owners:
         folder = shipped_directions(owner)
         if folder is not None:
