@@ -174,4 +174,6 @@ def test_serve_finds_the_directions_shipped_beside_the_invert_model(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "directions").mkdir()  # a model folder whose directions/ holds no directions card
     assert _directions("auto", str(tmp_path)) is None
+    assert _directions("auto", "hyperstyle") == str(shipped)  # found through the config's inverter (pSp) ...
+    assert _directions("auto", "asit") == str(shipped)  # ... or generator (a shipped pSp model)
     assert _directions("none", DEFAULT_GAN) is None

@@ -238,11 +238,9 @@ def explanation_row(recognizer, crops: list[np.ndarray], out_dir: Path, stem: st
 
 def shipped_directions(model: str) -> bool:
     """Whether the shipped ``model`` carries emotion directions for its generator (the demo's edit row)."""
-    from genfer.editing.store import DIRECTIONS_CARD
-    from genfer.hub import find_model_folder
-    from genfer.pipelines.latent import DIRECTIONS_FOLDER
+    from genfer.pipelines.latent import shipped_directions as directions_folder
 
-    return (find_model_folder(model) / DIRECTIONS_FOLDER / DIRECTIONS_CARD).is_file()
+    return directions_folder(model) is not None
 
 
 def shipped_extras(recognizer=None, *, refine_steps: int = DEMO_REFINE_STEPS

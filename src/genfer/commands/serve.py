@@ -29,10 +29,15 @@ def _directions(value: str, invert_model: str | None) -> str | None:
     if value.lower() == "none":
         return None
     if value.lower() == "auto":
+        from genfer.hub import read_model_config
         from genfer.inversion import DEFAULT_GAN
-        from genfer.pipelines.latent import shipped_directions
+        from genfer.io import CheckpointError
+        from genfer.pipelines.latent import directions_beside
 
-        folder = shipped_directions(invert_model or DEFAULT_GAN)
+        try:
+            folder = directions_beside(*read_model_config(invert_model or DEFAULT_GAN))
+        except (CheckpointError, FileNotFoundError):
+            return None
         return None if folder is None else str(folder)
     from genfer.editing.store import load_directions
 

@@ -45,7 +45,7 @@ DIRECTIONS_FOLDER = "directions"
 
 __all__ = ["DIRECTIONS_FOLDER", "Editor", "EditResult", "EditedFace", "LatentTransferResult", "NEUTRAL_STRENGTH",
            "NeutralFace", "SWEEP_STEPS", "edit_strengths", "inverter_choices", "generator_fingerprint", "load_inverter",
-           "shipped_directions", "transfer_codes"]
+           "shipped_directions", "transfer_codes", "directions_beside", "directions_owners"]
 
 
 # ----------------------------------------------------------------------------- inverters and directions
@@ -84,19 +84,27 @@ def generator_fingerprint(generator: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def directions_owners(folder: Path, config: Any) -> list[str | Path]:
+    """Where a model's generator's directions may live: its own folder, then the pSp model it was trained over
+    (HyperStyle's ``inverter``) and the generator it inverts (ASIT's ``generator``, a shipped pSp model's name)."""
+    named = [getattr(config, field, None) for field in ("inverter", "generator")]
+    return [folder, *filter(None, named)]
+
+
+def directions_beside(folder: Path, config: Any) -> Path | None:
+    """The first shipped ``directions/`` among :func:`directions_owners`, None when there is none."""
+    return next(filter(None, map(shipped_directions, directions_owners(folder, config))), None)
+
+
 def default_directions_folder(loaded: LoadedModel) -> Path:
-    """``directions/`` beside the inverter's generator: in its model folder, else in the folder of the pSp model it
-    was trained over (HyperStyle's ``inverter``) or of the generator it inverts (ASIT's ``generator``, a shipped pSp
-    model's name). A missing one is a clear error."""
-    named = [getattr(loaded.config, field, None) for field in ("inverter", "generator")]
-    owners = [loaded.folder, *filter(None, named)]
-    for owner in owners:
-        folder = shipped_directions(owner)
-        if folder is not None:
-            return folder
-    raise FileNotFoundError(f"no emotion directions for {loaded.name}'s generator (looked beside "
-                            f"{', '.join(map(str, owners))}); fit them with `genfer directions fit` and pass "
-                            "--directions DIR")
+    """``directions/`` beside the inverter's generator (:func:`directions_beside`); a missing one is a clear error."""
+    folder = directions_beside(loaded.folder, loaded.config)
+    if folder is None:
+        owners = directions_owners(loaded.folder, loaded.config)
+        raise FileNotFoundError(f"no emotion directions for {loaded.name}'s generator (looked beside "
+                                f"{', '.join(map(str, owners))}); fit them with `genfer directions fit` and pass "
+                                "--directions DIR")
+    return folder
 
 
 def shipped_directions(inverter: str | Path) -> Path | None:
