@@ -134,7 +134,11 @@ declare -A CMD=(
   [ifer-structure-only]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu-fer --set model.fusion=structure --out $RUNS/ifer-cpu-structure-only"
   [ifer-no-pretraining]="train ifer --preset cpu $IFER_BUDGET --set pretrained=false --out $RUNS/ifer-cpu-no-pretraining"
   [ifer-no-finetune]="train ifer --preset cpu $IFER_BUDGET --set inversion=$RUNS/asit-cpu --out $RUNS/ifer-cpu-no-finetune"
+  # the shipped IFER (ifer-gray64): the full model (modulation on the structure code) at 10,000 steps (5x the rows)
+  [ifer-long]="train ifer --preset cpu --set steps=10000 --set inversion=$RUNS/asit-cpu-fer --out $RUNS/ifer-cpu-10k"
   [psp-fer]="train ifer --preset cpu $IFER_BUDGET --set encoder=psp --set inversion=$RUNS/psp-cpu-12k --out $RUNS/psp-fer-cpu"
+  # ... and pSp's encoder trained from a random initialisation: how much of pSp+FER is its pretraining
+  [psp-fer-no-pretraining]="train ifer --preset cpu $IFER_BUDGET --set encoder=psp --set pretrained=false --out $RUNS/psp-fer-cpu-no-pretraining"
 )
 # In a queue, after the run NAME: copy its last checkpoint from run folder SRC into a new run folder DST.
 declare -A SNAPSHOT=(

@@ -173,6 +173,36 @@ def test_auto_backend_follows_the_measured_speed(monkeypatch):
         backends.make_backend(loaded, "tensorrt")
 
 
+class _Unexportable(torch.nn.Module):
+    """Upsample-add then adaptive pooling (IFER's middle-map path): the TorchScript exporter cannot export it and
+    prints its whole graph to stdout as it fails."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        small = torch.nn.functional.avg_pool2d(x, 2)
+        y = torch.nn.functional.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=True) + x
+        return torch.nn.functional.adaptive_avg_pool2d(y, 3).flatten(1)[:, :8]
+
+
+def test_a_failed_export_falls_back_to_torch_with_one_line_and_a_clean_stdout(monkeypatch, tmp_path, capfd, caplog):
+    from genfer.runtime import backends
+
+    monkeypatch.setenv("GENFER_CACHE", str(tmp_path))
+    loaded = _tiny_loaded("resnet", folder=tmp_path / "model")
+    object.__setattr__(loaded, "model", _Unexportable().eval())
+    with caplog.at_level("WARNING"):
+        backend = backends.make_backend(loaded, "auto")
+    out, _ = capfd.readouterr()
+    assert backend.name == "torch" and out == ""  # a --json stdout stays JSON
+    (record,) = [r for r in caplog.records if "ONNX export" in r.getMessage()]
+    assert "\n" not in record.getMessage() and "adaptive_avg_pool2d" in record.getMessage()
+    assert not list(tmp_path.rglob("*.tmp"))  # no half-written export left in the cache
+
+
 def test_cli_backend_choices_match_the_runtime():
     import argparse
 

@@ -19,17 +19,16 @@ The backend ``"haar"`` skips the MediaPipe stages; ``"auto"`` uses MediaPipe whe
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
-import os
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
 import cv2
 import numpy as np
+
+from genfer.io.files import native_output_silenced
 
 from .io import load_image
 
@@ -294,7 +293,7 @@ class FaceDetector:
                 self._use_mediapipe = False
                 return []
             fd = mp.solutions.face_detection
-            with native_stderr_silenced():  # MediaPipe/TFLite print one-time C++ notices at start-up
+            with native_output_silenced():  # MediaPipe/TFLite print one-time C++ notices at start-up
                 self._mp_models = [
                     ("mediapipe-short", fd.FaceDetection(model_selection=0, min_detection_confidence=self.min_score)),
                     ("mediapipe-full", fd.FaceDetection(model_selection=1, min_detection_confidence=self.min_score)),
@@ -412,24 +411,6 @@ def _tile_windows(width: int, height: int, tile: int, overlap: float = 0.25) -> 
     if len(xs) == 1 and len(ys) == 1:
         return []
     return [(x0, y0, x1, y1) for y0, y1 in ys for x0, x1 in xs]
-
-
-@contextlib.contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null for the block (hides C++ log lines, e.g. MediaPipe's).
-
-    Python exceptions still propagate; only text written to stderr inside the block is lost.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _import_mediapipe() -> Any:

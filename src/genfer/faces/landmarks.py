@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from genfer.io.files import native_output_silenced
+
 from .align import box_matrix, warp_crop
-from .detect import Face, _import_mediapipe, native_stderr_silenced
+from .detect import Face, _import_mediapipe
 from .io import load_image
 
 __all__ = ["FaceLandmarker", "landmarks_for", "template_landmarks"]
@@ -119,7 +121,7 @@ class FaceLandmarker:
     def _mesh_model(self) -> Any:
         if self._mesh is None:
             mp = _import_mediapipe()
-            with native_stderr_silenced():  # one-time C++ notices at graph start-up
+            with native_output_silenced():  # one-time C++ notices at graph start-up
                 self._mesh = mp.solutions.face_mesh.FaceMesh(
                     static_image_mode=True,
                     max_num_faces=3,
@@ -144,7 +146,7 @@ class FaceLandmarker:
         s = size / side
         m = box_matrix(face.box, size, margin=(self.crop_scale - 1.0) / 2.0)
         crop = warp_crop(image, m, size, border="constant")
-        with native_stderr_silenced():  # FaceMesh logs a projection notice on its first face
+        with native_output_silenced():  # FaceMesh logs a projection notice on its first face
             result = model.process(crop)
         best, best_dist = None, np.inf
         for mesh in result.multi_face_landmarks or []:

@@ -211,7 +211,8 @@ def make_backend(loaded: LoadedModel, name: str = "auto") -> Backend:
         try:
             faster = onnx_is_faster(loaded)
         except Exception as exc:  # noqa: BLE001 - auto never fails where torch works
-            log.warning("ONNX export of %s failed, using torch: %s", loaded.name, exc)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # the exporter appends its graph
+            log.warning("ONNX export of %s failed, using torch: %s", loaded.name, reason)
             return TorchBackend(loaded.model)
         return OnnxBackend(onnx_file(loaded)) if faster else TorchBackend(loaded.model)
     if name == "torch":

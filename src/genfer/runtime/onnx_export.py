@@ -19,6 +19,7 @@ import torch
 from genfer.data.arrays import cache_dir
 from genfer.hub import LoadedModel
 from genfer.io import WEIGHTS_FILE
+from genfer.io.files import native_output_silenced
 from genfer.runtime.graphs import Graph, model_graphs
 
 OPSET = 17
@@ -80,11 +81,16 @@ def export_graph(graph: Graph, path: str | Path) -> Path:
     tmp = _atomic_target(path)
     names = (*graph.inputs, *graph.outputs)
     graph.module.eval()
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+    # the exporter's C++ side prints its whole graph to stdout when an operator fails: keep a --json stdout clean
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), native_output_silenced(1, 2):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(graph.module, tuple(graph.inputs.values()), str(tmp), dynamo=False, opset_version=OPSET,
-                          input_names=list(graph.inputs), output_names=list(graph.outputs),
-                          dynamic_axes={n: {0: "batch"} for n in names}, do_constant_folding=True)
+        try:
+            torch.onnx.export(graph.module, tuple(graph.inputs.values()), str(tmp), dynamo=False,
+                              opset_version=OPSET, input_names=list(graph.inputs), output_names=list(graph.outputs),
+                              dynamic_axes={n: {0: "batch"} for n in names}, do_constant_folding=True)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     os.replace(tmp, path)
     return path
 
