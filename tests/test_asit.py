@@ -262,6 +262,17 @@ def test_ifer_on_asit_and_configs():
     for fer_map in ("structure", "middle"):
         model = build_ifer(IFERModelConfig(num_classes=3, mlp_dim=4, conv_channels=4, fer_map=fer_map), enc)
         assert model(torch.randn(2, 1, 32, 32)).shape == (2, 3) and model.num_classes == 3
+    # Table 5a's maps: the structure code itself, or the middle pyramid level (of coarse 2, medium 4, fine 8 px)
+    from genfer.models.ifer import fer_inputs
+
+    x = torch.randn(2, 1, 32, 32)
+    feats = enc.eval().analyse(x)
+    _, structure = fer_inputs(enc, x, "structure")
+    _, middle = fer_inputs(enc, x, "middle")
+    torch.testing.assert_close(structure, feats.code.structure)
+    assert [level.shape[-1] for level in feats.levels] == [2, 4, 8] and middle.shape == (2, 8, 4, 4)
+    torch.testing.assert_close(middle, feats.levels[1])
+    assert not torch.allclose(middle, resize_map(feats.levels[0], 4))
     with pytest.raises(ConfigError, match="batch_size must be >= 3"):
         apply_overrides(cfg, ["batch_size=2"])
     with pytest.raises(ConfigError, match="adversary.kind"):
@@ -281,7 +292,9 @@ def test_psp_fer_reads_the_same_codes_as_the_psp_encoder():
     x = torch.randn(2, 1, 16, 16)
     latents, fmap = fer_inputs(enc, x, "structure")
     torch.testing.assert_close(latents, enc.encode(x).wplus - enc.latent_avg)
-    coarse, _, _ = enc.pyramid(x)  # pSp's stand-in for the structure code: its coarsest level at 4×4
+    coarse, medium, _ = enc.pyramid(x)  # pSp's stand-in for the structure code: its coarsest level at 4×4
     torch.testing.assert_close(fmap, resize_map(coarse, 4))
+    torch.testing.assert_close(fer_inputs(enc, x, "middle")[1], resize_map(medium, 4))
+    assert not torch.allclose(resize_map(medium, 4), resize_map(coarse, 4))
     model = build_ifer(IFERModelConfig(num_classes=8, mlp_dim=4, conv_channels=4, fer_map="middle"), enc)
     assert model(x).shape == (2, 8)

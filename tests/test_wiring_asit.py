@@ -312,6 +312,8 @@ def test_ifer_step(recorded, tmp_path, spy):
     ce = spy(ifer_train.F, "cross_entropy", before=lambda *a, **k: training.append(models[0].training))
     spy(ifer_train, "build_ifer", after=models.append)
     opt = spy(ifer_train, "build_ifer_optimizer")
+    draws = []  # each step's augmentation stream, read before the batch consumes it
+    batch = spy(ifer_train, "training_batch", before=lambda *a, **k: draws.append(a[3].get_state().clone()))
     summary = ifer_train.train_ifer(cfg, tmp_path / "run", progress=False)
     (model,) = models
     assert training == [True, True], "the step must run the model in training mode (dropout, batch-norm)"
@@ -325,12 +327,18 @@ def test_ifer_step(recorded, tmp_path, spy):
     assert [g["initial_lr"] for g in groups] == [1e-3, 1e-4]
     assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.head.parameters()}
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.encoder.parameters()}
+    from genfer.io import step_generator
+
+    assert [c.args[1] for c in batch] == [0, 1]  # steps 0 and 1, each with the stream of (run seed, step)
+    assert all(torch.equal(d, step_generator(cfg.seed, k).get_state()) for k, d in enumerate(draws))
     logits, target = ce[0].args
     assert logits.shape == (8, 8) and torch.equal(target.sum(1), torch.ones(8))
     assert set(target.unique().tolist()) == {0.0, 1.0}  # one-hot labels
     assert ce[0].kwargs["label_smoothing"] == cfg.label_smoothing == 0.1
     # the head's rate logged after the last step: warm-up of max(1, 2 // 20) = 1 step, then cosine to 0 at step 2
     logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    start = next(r for r in logged if r["event"] == "start")
+    assert (start["train_images"], start["val_images"]) == (16, 8)  # 2 / 1 faces per class, 8 classes
     assert [r for r in logged if r["event"] == "train"][-1]["lr"] == pytest.approx(0.0, abs=1e-12)
     # Table 5c: without pretraining the encoder is not the ASIT's; encoder_lr_scale=0 freezes it (not the head)
     models.clear()
