@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from genfer.data.arrays import cache_dir
 from genfer.hub import LoadedModel
 from genfer.io import WEIGHTS_FILE
-from genfer.io.files import native_output_silenced
+from genfer.io.files import atomic_file, native_output_silenced
 from genfer.runtime.graphs import Graph, model_graphs
 
 OPSET = 17
@@ -69,29 +68,20 @@ def cached_path(loaded: LoadedModel, graph: str = "recognize", *, int8: bool = F
     return cache_dir() / "onnx" / f"{loaded.name}-{graph}{suffix}-{model_fingerprint(loaded)}.onnx"
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def export_graph(graph: Graph, path: str | Path) -> Path:
     """Write ``graph`` as an ONNX file at ``path`` (atomically), batch axis dynamic on all inputs and outputs."""
     require_onnx()
     path = Path(path)
-    tmp = _atomic_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     names = (*graph.inputs, *graph.outputs)
     graph.module.eval()
     # the exporter's C++ side prints its whole graph to stdout when an operator fails: keep a --json stdout clean
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), native_output_silenced(1, 2):
+    with (atomic_file(path) as tmp, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(),
+          native_output_silenced(1, 2)):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        try:
-            torch.onnx.export(graph.module, tuple(graph.inputs.values()), str(tmp), dynamo=False,
-                              opset_version=OPSET, input_names=list(graph.inputs), output_names=list(graph.outputs),
-                              dynamic_axes={n: {0: "batch"} for n in names}, do_constant_folding=True)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    os.replace(tmp, path)
+        torch.onnx.export(graph.module, tuple(graph.inputs.values()), str(tmp), dynamo=False, opset_version=OPSET,
+                          input_names=list(graph.inputs), output_names=list(graph.outputs),
+                          dynamic_axes={n: {0: "batch"} for n in names}, do_constant_folding=True)
     return path
 
 
@@ -127,17 +117,16 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: np.n
     if calibration.ndim != 4 or not len(calibration):
         raise ValueError(f"calibration must be a non-empty (N, C, H, W) array, not {calibration.shape}")
     out_path = Path(out_path)
-    tmp = _atomic_target(out_path)
-    prepared = tmp.with_suffix(".pre.onnx")
-    try:
-        quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(str(prepared), str(tmp), _CalibrationReader(calibration.astype(np.float32), input_name),
-                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
-        os.replace(tmp, out_path)
-    finally:
-        for p in (prepared, tmp):
-            p.unlink(missing_ok=True)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out_path) as tmp:
+        prepared = tmp.with_suffix(".pre.onnx")
+        try:
+            quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
+            quantize_static(str(prepared), str(tmp), _CalibrationReader(calibration.astype(np.float32), input_name),
+                            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
+                            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+        finally:
+            prepared.unlink(missing_ok=True)
     return out_path
 
 
