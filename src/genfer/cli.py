@@ -17,6 +17,7 @@ from genfer.commands import COMMANDS
 from genfer.commands._args import OneLineParser, check_args, subcommand_parser
 from genfer.commands._common import USER_ERRORS, UserError, finish
 from genfer.commands._help import finish_help
+from genfer.io.terminal import error_headline
 
 __all__ = ["USER_ERRORS", "UserError", "build_parser", "finish", "main"]  # UserError etc.: backwards compatibility
 
@@ -43,7 +44,7 @@ def _version() -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = error_headline(exc)
     if isinstance(exc, FileNotFoundError) and exc.filename and str(exc.filename) not in text:
         text = f"{text}: {exc.filename}"
     return text

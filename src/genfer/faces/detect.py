@@ -28,7 +28,7 @@ from typing import Any, Iterator, Literal
 import cv2
 import numpy as np
 
-from genfer.io.files import native_output_silenced
+from genfer.io.terminal import native_output_silenced
 
 from .io import load_image
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from genfer.io.files import native_output_silenced
+from genfer.io.terminal import native_output_silenced
 
 from .align import box_matrix, warp_crop
 from .detect import Face, _import_mediapipe

@@ -1,5 +1,6 @@
 """Weights and tensor I/O every layer may use: safetensors state dicts, atomic checkpoints, model folders with
-their ``config.json``, image/tensor conversions and seeded random streams. Imports nothing else of genfer.
+their ``config.json``, image/tensor conversions, seeded random streams and what reaches the terminal (native
+output silenced, exceptions in one line). Imports nothing else of genfer.
 
 Names are exported lazily, so that ``from genfer.io import CheckpointError`` does not load torch.
 """

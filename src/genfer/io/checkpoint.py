@@ -23,6 +23,7 @@ import torch
 from safetensors import SafetensorError
 
 from genfer.io.files import CheckpointError, atomic_folder, atomic_write_bytes
+from genfer.io.terminal import error_headline
 from genfer.io.weights import save_state_dict
 
 
@@ -56,7 +57,7 @@ def save_checkpoint(
     except (OSError, SafetensorError, RuntimeError) as exc:
         # e.g. a full disk (torch.save raises RuntimeError): the checkpoint `latest` names is untouched
         kept = (run_dir / "latest").read_text().strip() if (run_dir / "latest").is_file() else None
-        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        reason = getattr(exc, "strerror", None) or error_headline(exc)
         raise CheckpointError(f"cannot write checkpoint {final} ({reason}); "
                               + (f"{run_dir / kept} is kept" if kept else "no earlier checkpoint")) from None
     for old in sorted(run_dir.glob("ckpt-*"))[:-keep]:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from genfer.hub import LoadedModel
+from genfer.io.terminal import error_headline
 from genfer.runtime.onnx_export import (
     cached_path,
     export_graph,
@@ -211,8 +212,7 @@ def make_backend(loaded: LoadedModel, name: str = "auto") -> Backend:
         try:
             faster = onnx_is_faster(loaded)
         except Exception as exc:  # noqa: BLE001 - auto never fails where torch works
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # the exporter appends its graph
-            log.warning("ONNX export of %s failed, using torch: %s", loaded.name, reason)
+            log.warning("ONNX export of %s failed, using torch: %s", loaded.name, error_headline(exc))
             return TorchBackend(loaded.model)
         return OnnxBackend(onnx_file(loaded)) if faster else TorchBackend(loaded.model)
     if name == "torch":

@@ -18,7 +18,8 @@ import torch
 from genfer.data.arrays import cache_dir
 from genfer.hub import LoadedModel
 from genfer.io import WEIGHTS_FILE
-from genfer.io.files import atomic_file, native_output_silenced
+from genfer.io.files import atomic_file
+from genfer.io.terminal import native_output_silenced
 from genfer.runtime.graphs import Graph, model_graphs
 
 OPSET = 17
